@@ -1,0 +1,26 @@
+"""composer: learns music from Bach chorales or MIDI folders and composes it."""
+
+__version__ = "0.1.0"
+
+from composer.corpora import Corpus, load_corpus
+from composer.errors import ComposerError
+from composer.midi_io import read_midi, write_midi, write_musicxml
+from composer.music import Note, Score, Track
+from composer.representations import Vocab, from_pianoroll, from_tokens, to_pianoroll, to_tokens
+
+__all__ = [
+    "ComposerError",
+    "Corpus",
+    "Note",
+    "Score",
+    "Track",
+    "Vocab",
+    "from_pianoroll",
+    "from_tokens",
+    "load_corpus",
+    "read_midi",
+    "to_pianoroll",
+    "to_tokens",
+    "write_midi",
+    "write_musicxml",
+]

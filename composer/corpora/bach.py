@@ -1,0 +1,120 @@
+"""The Bach chorales bundled with music21 (371, offline), as four-track SATB Scores.
+
+The streams are read directly rather than exported to MIDI: at least one chorale raises music21's
+ExpanderException ("badly formed repeats") on MIDI export. Chorales with extra instrumental parts
+keep their SATB parts, found by part name; a chorale without four voices is skipped with its reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from composer.music import Note, Score, Track
+
+VOICES = ("Soprano", "Alto", "Tenor", "Bass")
+CHOIR_AAHS = 52  # General MIDI program for the four voices
+
+
+def source_files() -> tuple[Path, list[Path]]:
+    """music21's bach corpus folder and its files, found without importing music21 (it is slow)."""
+    spec = importlib.util.find_spec("music21")
+    root = Path(next(iter(spec.submodule_search_locations))) / "corpus" / "bach"
+    return root, sorted(p for p in root.iterdir() if p.is_file())
+
+
+def chorale_names() -> list[str]:
+    """The 371 chorales in Riemenschneider order, as music21 corpus names ("bach/bwv269")."""
+    from music21.corpus import chorales
+
+    return list(chorales.Iterator(returnType="filename"))
+
+
+def read_chorales(
+    resolution: int, workers: int = 2
+) -> tuple[list[Score], list[str], list[tuple[str, str]]]:
+    """Parse every chorale. Returns (pieces, ids, skipped as (id, reason))."""
+    names = chorale_names()
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(_read_one, names, [resolution] * len(names), chunksize=8))
+    pieces, ids, skipped = [], [], []
+    for name, (score, reason) in zip(names, results):
+        if score is None:
+            skipped.append((name, reason))
+        else:
+            pieces.append(score)
+            ids.append(name)
+    return pieces, ids, skipped
+
+
+def _read_one(name: str, resolution: int) -> tuple[Score | None, str]:
+    from music21 import corpus
+
+    try:
+        return to_score(corpus.parse(name), name, resolution), ""
+    except ValueError as e:
+        return None, str(e)
+    except Exception as e:  # a corrupt corpus file must not sink the other 370
+        return None, f"music21 could not parse it ({type(e).__name__}: {e})"
+
+
+def to_score(stream, name: str, resolution: int) -> Score:
+    """An SATB Score from a music21 chorale; raises ValueError when four voices cannot be found."""
+    parts = list(stream.parts)
+    if len(parts) != 4:
+        by_name = {}
+        for p in parts:
+            label = (p.partName or "").strip().lower()
+            for voice in VOICES:
+                if label.startswith(voice.lower()) and voice not in by_name:
+                    by_name[voice] = p
+        if len(by_name) != 4:
+            names = ", ".join(repr(p.partName) for p in parts)
+            raise ValueError(
+                f"{len(parts)} parts ({names}), and no Soprano/Alto/Tenor/Bass among them"
+            )
+        parts = [by_name[v] for v in VOICES]
+    ts = stream.recurse().getElementsByClass("TimeSignature").first()
+    meter = (ts.numerator, ts.denominator) if ts is not None else (4, 4)
+    shift = _pickup_padding(parts[0]) * resolution
+    tracks = [
+        Track(v, CHOIR_AAHS, False, _notes(p, resolution, shift)) for v, p in zip(VOICES, parts)
+    ]
+    if not any(t.notes for t in tracks):
+        raise ValueError("no notes")
+    return Score(tracks, resolution, 100.0, meter, _key_name(stream), name.split("/")[-1])
+
+
+def _pickup_padding(part) -> float:
+    """Quarters of silence to put before a pickup bar so that every later bar line falls on a bar."""
+    measures = part.getElementsByClass("Measure")
+    if not measures:
+        return 0.0
+    first = measures[0]
+    if first.paddingLeft:
+        return float(first.paddingLeft)
+    if first.number == 0 and first.barDuration.quarterLength > first.duration.quarterLength:
+        return float(first.barDuration.quarterLength - first.duration.quarterLength)
+    return 0.0
+
+
+def _notes(part, resolution: int, shift: float) -> list[Note]:
+    notes = []
+    for el in part.stripTies().flatten().notes:
+        ql = float(el.duration.quarterLength)
+        if ql <= 0:  # grace notes take no time on the grid
+            continue
+        start = round((float(el.offset)) * resolution + shift)
+        duration = max(1, round(ql * resolution))
+        for pitch in el.pitches:
+            notes.append(Note(start, duration, int(pitch.midi), 80))
+    return sorted(notes)
+
+
+def _key_name(stream) -> str | None:
+    ks = stream.recurse().getElementsByClass("KeySignature").first()
+    if ks is None:
+        return None
+    k = ks if hasattr(ks, "tonic") else ks.asKey("major")
+    return f"{k.tonic.name.replace('-', 'b')} {k.mode}"

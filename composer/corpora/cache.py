@@ -1,0 +1,111 @@
+"""The prepared-corpus cache: pieces as one integer array (npz, no pickle) plus JSON metadata.
+
+A cache entry is named by the corpus, a hash of its settings and a hash of its source files' bytes,
+so a second load reads two small files, and any change to the sources or settings misses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from composer.atomic import atomic_write
+from composer.music import Note, Score, Track
+
+FORMAT = 1
+REPO_CORPORA = Path(__file__).resolve().parents[2] / "corpora"
+
+
+def cache_dir() -> Path:
+    """$COMPOSER_CACHE_DIR, else the checkout's corpora/ folder when writable, else ~/.cache/composer."""
+    if os.environ.get("COMPOSER_CACHE_DIR"):
+        return Path(os.environ["COMPOSER_CACHE_DIR"])
+    if REPO_CORPORA.is_dir() and os.access(REPO_CORPORA, os.W_OK):
+        return REPO_CORPORA
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "composer"
+
+
+def fingerprint(paths: list[Path], root: Path) -> str:
+    """sha256 over each file's path relative to ``root`` and its bytes."""
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(str(p.relative_to(root)).encode() + b"\0")
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def cache_key(name: str, settings: dict, content: str) -> str:
+    blob = json.dumps({"format": FORMAT, "settings": settings, "content": content}, sort_keys=True)
+    slug = "".join(c if c.isalnum() else "-" for c in name)[-40:].strip("-") or "corpus"
+    return f"{slug}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+def write_cache(key: str, pieces: list[Score], ids: list[str], extra: dict) -> None:
+    """Store pieces and their metadata under ``key``; ``extra`` is saved beside them in the JSON."""
+    rows = [
+        (pi, ti, n.start, n.duration, n.pitch, n.velocity)
+        for pi, s in enumerate(pieces)
+        for ti, t in enumerate(s.tracks)
+        for n in t.notes
+    ]
+    notes = np.array(rows, dtype=np.int32).reshape(-1, 6)
+    meta = {
+        "format": FORMAT,
+        "ids": ids,
+        "pieces": [
+            {
+                "title": s.title,
+                "resolution": s.resolution,
+                "bpm": s.bpm,
+                "time_signature": list(s.time_signature),
+                "key": s.key,
+                "tracks": [
+                    {"name": t.name, "program": t.program, "is_drum": t.is_drum} for t in s.tracks
+                ],
+            }
+            for s in pieces
+        ],
+        **extra,
+    }
+    folder = cache_dir()
+    with atomic_write(folder / f"{key}.npz") as f:
+        np.savez_compressed(f, notes=notes)
+    with atomic_write(
+        folder / f"{key}.json", "w"
+    ) as f:  # written last: its presence marks a whole entry
+        json.dump(meta, f)
+
+
+def read_cache_meta(key: str) -> dict | None:
+    path = cache_dir() / f"{key}.json"
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if meta.get("format") != FORMAT or not (cache_dir() / f"{key}.npz").exists():
+        return None
+    return meta
+
+
+def read_cache_pieces(key: str, meta: dict) -> list[Score]:
+    with np.load(cache_dir() / f"{key}.npz", allow_pickle=False) as z:
+        notes = z["notes"]
+    pieces = [
+        Score(
+            tracks=[Track(t["name"], t["program"], t["is_drum"], []) for t in p["tracks"]],
+            resolution=p["resolution"],
+            bpm=p["bpm"],
+            time_signature=tuple(p["time_signature"]),
+            key=p["key"],
+            title=p["title"],
+        )
+        for p in meta["pieces"]
+    ]
+    for pi, ti, start, duration, pitch, velocity in notes.tolist():
+        pieces[pi].tracks[ti].notes.append(Note(start, duration, pitch, velocity))
+    return pieces

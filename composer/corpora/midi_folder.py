@@ -1,0 +1,53 @@
+"""Any folder of MIDI files, searched recursively: each file is one piece, its tracks kept.
+
+Bad files are skipped and listed with their reason; every good file is kept.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from composer.errors import ComposerError, CorpusError
+from composer.midi_io import read_midi
+from composer.music import Score
+
+SUFFIXES = (".mid", ".midi")
+POOL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
+
+
+def source_files(root: Path) -> list[Path]:
+    if not root.is_dir():
+        raise CorpusError(f"{root}: not a folder of MIDI files (nor the name of a corpus: bach)")
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+
+
+def read_folder(
+    root: Path, resolution: int, workers: int = 2
+) -> tuple[list[Score], list[str], list[tuple[str, str]]]:
+    """Read every MIDI file under ``root``. Returns (pieces, ids, skipped as (path, reason))."""
+    files = source_files(root)
+    if len(files) >= POOL_MIN_FILES and workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_read_one, files, [resolution] * len(files), chunksize=16))
+    else:
+        results = [_read_one(f, resolution) for f in files]
+    pieces, ids, skipped = [], [], []
+    for path, (score, reason) in zip(files, results):
+        rel = str(path.relative_to(root))
+        if score is None:
+            skipped.append((rel, reason))
+        else:
+            pieces.append(score)
+            ids.append(rel)
+    return pieces, ids, skipped
+
+
+def _read_one(path: Path, resolution: int) -> tuple[Score | None, str]:
+    try:
+        score = read_midi(path, resolution)
+    except ComposerError as e:
+        return None, str(e).removeprefix(f"{path}: ")
+    if not score.n_notes:
+        return None, "no notes"
+    return score, ""
