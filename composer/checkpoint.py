@@ -72,9 +72,7 @@ def load_checkpoint(
     train_state = None
     if with_train_state:
         if "optimizer" not in meta["files"]:
-            raise CheckpointError(
-                f"{folder}: holds no optimizer state, so training cannot resume from it"
-            )
+            raise CheckpointError(f"{folder}: holds no optimizer state, so training cannot resume from it")
         train_state = _load_tensors(folder, meta["files"]["optimizer"])
     return meta, model_state, train_state
 

@@ -40,12 +40,8 @@ def corpus() -> None:
 @corpus.command("info")
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a summary.")
-@click.option(
-    "--seed", default=0, show_default=True, help="Seed of the train/validation/test split."
-)
-@click.option(
-    "--no-cache", is_flag=True, help="Prepare the corpus again even if a fresh cache exists."
-)
+@click.option("--seed", default=0, show_default=True, help="Seed of the train/validation/test split.")
+@click.option("--no-cache", is_flag=True, help="Prepare the corpus again even if a fresh cache exists.")
 def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
     """Pieces, notes, tokens, vocabulary sizes, split sizes and skipped files of SOURCE."""
     from composer.corpora import load_corpus
@@ -60,9 +56,7 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
     click.echo(f"notes       {info['notes']:,}")
     click.echo(f"tokens      {info['tokens']:,}  (OOV on test split {info['oov_rate_test']:.3%})")
     click.echo("vocab       " + ", ".join(f"{k} {v}" for k, v in info["vocab"].items()))
-    click.echo(
-        f"split       train {split['train']}, validation {split['validation']}, test {split['test']}"
-    )
+    click.echo(f"split       train {split['train']}, validation {split['validation']}, test {split['test']}")
     click.echo(f"meters      {', '.join(info['time_signatures'])}")
     for s in info["skipped"]:
         click.echo(f"skipped     {s['path']}: {s['reason']}")

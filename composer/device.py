@@ -14,9 +14,7 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ComposerError(
-            "--device cuda: no CUDA GPU is available here; use --device cpu or auto"
-        )
+        raise ComposerError("--device cuda: no CUDA GPU is available here; use --device cpu or auto")
     if name not in ("cpu", "cuda"):
         raise ComposerError(f"--device {name}: choose auto, cpu or cuda")
     return torch.device(name)

@@ -70,9 +70,7 @@ def _from_bytes(data: bytes, name: str, resolution: int) -> Score:
         raise MidiError(f"{name}: not a valid MIDI file ({_reason(e)})") from None
     tpb = mid.ticks_per_beat
     if tpb < 0:
-        raise MidiError(
-            f"{name}: SMPTE timing (frames per second) is not supported, only ticks per beat"
-        )
+        raise MidiError(f"{name}: SMPTE timing (frames per second) is not supported, only ticks per beat")
     if tpb == 0:
         raise MidiError(f"{name}: ticks_per_beat is 0")
     if not mid.tracks:
@@ -148,9 +146,7 @@ def _to_score(mid: mido.MidiFile, name: str, resolution: int) -> Score:
     )
 
 
-def _check_length(
-    name: str, end_tick: int, tpb: int, tempos: list[tuple[int, int]], resolution: int
-) -> None:
+def _check_length(name: str, end_tick: int, tpb: int, tempos: list[tuple[int, int]], resolution: int) -> None:
     steps = end_tick * resolution / tpb
     if steps > MAX_STEPS:
         raise MidiError(
@@ -227,9 +223,7 @@ def to_midifile(score: Score) -> mido.MidiFile:
         now = 0
         for tick, on, pitch, vel in events:
             kind = "note_on" if on else "note_off"
-            msgs.append(
-                mido.Message(kind, channel=channel, note=pitch, velocity=vel, time=tick - now)
-            )
+            msgs.append(mido.Message(kind, channel=channel, note=pitch, velocity=vel, time=tick - now))
             now = tick
         msgs.append(mido.MetaMessage("end_of_track", time=0))
         mid.tracks.append(msgs)
@@ -289,9 +283,7 @@ def to_music21(score: Score):
         part.insert(0, meter.TimeSignature(f"{score.time_signature[0]}/{score.time_signature[1]}"))
         if score.key:
             tonic, _, mode = score.key.partition(" ")
-            part.insert(
-                0, key.Key(tonic.replace("b", "-") if len(tonic) > 1 else tonic, mode or "major")
-            )
+            part.insert(0, key.Key(tonic.replace("b", "-") if len(tonic) > 1 else tonic, mode or "major"))
         for n in track.notes:
             m21 = note.Note(n.pitch, quarterLength=n.duration / q)
             m21.volume.velocity = n.velocity

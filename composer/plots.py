@@ -45,9 +45,7 @@ def plot_pianoroll(score: Score, path: str | os.PathLike, title: str | None = No
         colour = TRACK_COLOURS[ti % len(TRACK_COLOURS)]
         for n in track.notes:
             ax.add_patch(
-                plt.Rectangle(
-                    (n.start, n.pitch - 0.4), n.duration, 0.8, color=colour, alpha=0.85, lw=0
-                )
+                plt.Rectangle((n.start, n.pitch - 0.4), n.duration, 0.8, color=colour, alpha=0.85, lw=0)
             )
     for b in range(0, n_steps + 1, score.steps_per_bar):
         ax.axvline(b, color="0.6", lw=0.8, zorder=0)
@@ -69,9 +67,7 @@ def plot_pianoroll(score: Score, path: str | os.PathLike, title: str | None = No
     _save(fig, path)
 
 
-def plot_losses(
-    history: dict[str, list[float]], path: str | os.PathLike, xlabel: str = "step"
-) -> None:
+def plot_losses(history: dict[str, list[float]], path: str | os.PathLike, xlabel: str = "step") -> None:
     """One line per named series (e.g. train and validation loss) against its index."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)

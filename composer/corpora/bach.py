@@ -31,9 +31,7 @@ def chorale_names() -> list[str]:
     return list(chorales.Iterator(returnType="filename"))
 
 
-def read_chorales(
-    resolution: int, workers: int = 2
-) -> tuple[list[Score], list[str], list[tuple[str, str]]]:
+def read_chorales(resolution: int, workers: int = 2) -> tuple[list[Score], list[str], list[tuple[str, str]]]:
     """Parse every chorale. Returns (pieces, ids, skipped as (id, reason))."""
     names = chorale_names()
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -71,16 +69,12 @@ def to_score(stream, name: str, resolution: int) -> Score:
                     by_name[voice] = p
         if len(by_name) != 4:
             names = ", ".join(repr(p.partName) for p in parts)
-            raise ValueError(
-                f"{len(parts)} parts ({names}), and no Soprano/Alto/Tenor/Bass among them"
-            )
+            raise ValueError(f"{len(parts)} parts ({names}), and no Soprano/Alto/Tenor/Bass among them")
         parts = [by_name[v] for v in VOICES]
     ts = stream.recurse().getElementsByClass("TimeSignature").first()
     meter = (ts.numerator, ts.denominator) if ts is not None else (4, 4)
     shift = _pickup_padding(parts[0]) * resolution
-    tracks = [
-        Track(v, CHOIR_AAHS, False, _notes(p, resolution, shift)) for v, p in zip(VOICES, parts)
-    ]
+    tracks = [Track(v, CHOIR_AAHS, False, _notes(p, resolution, shift)) for v, p in zip(VOICES, parts)]
     if not any(t.notes for t in tracks):
         raise ValueError("no notes")
     return Score(tracks, resolution, 100.0, meter, _key_name(stream), name.split("/")[-1])

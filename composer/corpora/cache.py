@@ -64,9 +64,7 @@ def write_cache(key: str, pieces: list[Score], ids: list[str], extra: dict) -> N
                 "bpm": s.bpm,
                 "time_signature": list(s.time_signature),
                 "key": s.key,
-                "tracks": [
-                    {"name": t.name, "program": t.program, "is_drum": t.is_drum} for t in s.tracks
-                ],
+                "tracks": [{"name": t.name, "program": t.program, "is_drum": t.is_drum} for t in s.tracks],
             }
             for s in pieces
         ],
@@ -75,9 +73,7 @@ def write_cache(key: str, pieces: list[Score], ids: list[str], extra: dict) -> N
     folder = cache_dir()
     with atomic_write(folder / f"{key}.npz") as f:
         np.savez_compressed(f, notes=notes)
-    with atomic_write(
-        folder / f"{key}.json", "w"
-    ) as f:  # written last: its presence marks a whole entry
+    with atomic_write(folder / f"{key}.json", "w") as f:  # written last: its presence marks a whole entry
         json.dump(meta, f)
 
 

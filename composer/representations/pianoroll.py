@@ -16,9 +16,7 @@ N_PITCHES = 84
 LOWEST_PITCH = 24
 
 
-def to_pianoroll(
-    score: Score, n_pitches: int = N_PITCHES, lowest_pitch: int = LOWEST_PITCH
-) -> np.ndarray:
+def to_pianoroll(score: Score, n_pitches: int = N_PITCHES, lowest_pitch: int = LOWEST_PITCH) -> np.ndarray:
     """Encode a Score as a binary piano roll, one bar per row of the first axis.
 
     Pitches outside the roll's range are moved by octaves until they fit. The last bar is padded with
@@ -94,7 +92,6 @@ def _runs_to_notes(active: np.ndarray, lowest_pitch: int) -> list[Note]:
     on = np.lexsort((on_t, on_p))
     off = np.lexsort((off_t, off_p))
     notes = [
-        Note(int(s), int(e - s), int(p) + lowest_pitch)
-        for s, e, p in zip(on_t[on], off_t[off], on_p[on])
+        Note(int(s), int(e - s), int(p) + lowest_pitch) for s, e, p in zip(on_t[on], off_t[off], on_p[on])
     ]
     return sorted(notes)

@@ -27,9 +27,7 @@ MAX_SHIFT = 16
 MAX_DURATION = 64
 
 
-def to_tokens(
-    score: Score, max_shift: int = MAX_SHIFT, max_duration: int = MAX_DURATION
-) -> np.ndarray:
+def to_tokens(score: Score, max_shift: int = MAX_SHIFT, max_duration: int = MAX_DURATION) -> np.ndarray:
     """Encode a Score as events.
 
     Returns
@@ -37,9 +35,7 @@ def to_tokens(
     ndarray, shape=(n_events, 4), dtype=int64
         Columns are STREAMS: shift, pitch, duration, track.
     """
-    notes = sorted(
-        (n.start, ti, n.pitch, n.duration) for ti, t in enumerate(score.tracks) for n in t.notes
-    )
+    notes = sorted((n.start, ti, n.pitch, n.duration) for ti, t in enumerate(score.tracks) for n in t.notes)
     rows, now = [], 0
     for start, ti, pitch, duration in notes:
         gap = start - now
@@ -92,12 +88,7 @@ class Vocab:
         stacked = np.concatenate(
             [np.asarray(t).reshape(-1, len(STREAMS)) for t in token_arrays] or [np.zeros((0, 4))]
         )
-        return cls(
-            {
-                name: sorted(set(stacked[:, i].astype(int).tolist()))
-                for i, name in enumerate(STREAMS)
-            }
-        )
+        return cls({name: sorted(set(stacked[:, i].astype(int).tolist())) for i, name in enumerate(STREAMS)})
 
     @property
     def sizes(self) -> dict[str, int]:
