@@ -18,12 +18,15 @@ import json
 import os
 from pathlib import Path
 
-import torch
+from typing import TYPE_CHECKING
+
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from composer.atomic import atomic_path, atomic_write
 from composer.errors import CheckpointError
+
+if TYPE_CHECKING:
+    import torch
 
 META = "meta.json"
 FORMAT = 1
@@ -54,6 +57,8 @@ def save_checkpoint(
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    from safetensors.torch import save_file
+
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp))
@@ -97,12 +102,23 @@ def _read_meta(folder: Path) -> dict:
     return meta
 
 
-def _load_tensors(folder: Path, name: str | None) -> dict[str, torch.Tensor]:
+def load_checkpoint_numpy(folder: str | os.PathLike) -> tuple[dict, dict]:
+    """(meta, weights as NumPy arrays) without importing torch: for fast, torch-free inference."""
+    folder = Path(folder)
+    meta = _read_meta(folder)
+    return meta, _load_tensors(folder, meta["files"].get("model"), numpy=True)
+
+
+def _load_tensors(folder: Path, name: str | None, numpy: bool = False) -> dict:
+    if numpy:
+        from safetensors.numpy import load_file
+    else:
+        from safetensors.torch import load_file
     if not name:
         raise CheckpointError(f"{folder}: {META} names no weights file")
     path = folder / name
     try:
-        return load_file(str(path), device="cpu")
+        return load_file(str(path)) if numpy else load_file(str(path), device="cpu")
     except FileNotFoundError:
         raise CheckpointError(f"{path}: missing checkpoint file") from None
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
@@ -111,6 +127,8 @@ def _load_tensors(folder: Path, name: str | None) -> dict[str, torch.Tensor]:
 
 def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     """Split an optimizer's state_dict into flat tensors (for safetensors) and JSON (param groups)."""
+    import torch
+
     sd = optimizer.state_dict()
     tensors, scalars = {}, {}
     for idx, state in sd["state"].items():

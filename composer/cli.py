@@ -78,3 +78,245 @@ def render(midi_file: str, png: str) -> None:
 
     plot_pianoroll(read_midi(midi_file), png)
     click.echo(f"wrote {png}", err=True)
+
+
+MODELS = ("lstm", "musegan")
+SPLITS = ("train", "validation", "test")
+
+
+def _no_model(model: str, command: str):
+    raise ComposerError(f"--model {model}: `composer {command}` does not support this model yet")
+
+
+API_CHOICES = click.Choice(["auto", "alsa", "jack", "coremidi", "winmm"])
+
+
+def _port_options(f):
+    """--api, --port, --virtual, --clock and --delay: where and how to play (composer.live)."""
+    options = [
+        click.option("--api", type=API_CHOICES, default="auto", show_default=True, help="MIDI backend."),
+        click.option("--port", default=None, help="Existing output port whose name contains this."),
+        click.option("--virtual", default=None, help="Create a virtual output port [composer]."),
+        click.option("--clock", "send_clock", is_flag=True, help="Send MIDI beat clock with Start/Stop."),
+        click.option("--delay", type=click.FloatRange(0, 60), help="Lead-in seconds [1 if virtual, else 0]."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@main.command()
+@click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True, help="Model to train.")
+@click.option("--corpus", "corpus_source", default="bach", show_default=True, help='"bach" or a MIDI folder.')
+@click.option("--epochs", type=int, default=None, help="Epochs to train (default 30, early stopping).")
+@click.option("--steps", type=int, default=None, help="Optimizer steps to train (instead of --epochs).")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Learning rate.")
+@click.option("--seq-len", type=int, default=64, show_default=True, help="Events per training window.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out", default=None, help="Checkpoint folder (default checkpoints/<model>-<corpus>).")
+@click.option("--resume", is_flag=True, help="Continue training from the checkpoint in --out.")
+@click.option("--transpose", type=int, default=0, show_default=True, help="Augment by ±N semitones.")
+@click.option("--patience", type=int, default=4, show_default=True, help="Epochs of no better validation.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--size", type=click.Choice(["tiny", "small", "default"]), default="default", show_default=True)
+@click.option("--attention/--no-attention", default=True, show_default=True, help="Causal attention layer.")
+@click.option("--width", type=float, default=None, help="MuseGAN channel multiplier [--size: tiny 1/32, default 1/4].")
+@click.option("--tracks", type=int, default=4, show_default=True, help="MuseGAN tracks (a folder's by voice order).")
+@click.option("--phrase-bars", type=click.IntRange(2, 16), default=2, show_default=True, help="MuseGAN bars per phrase.")
+@click.option("--sample-every", type=int, default=200, show_default=True, help="MuseGAN sample PNG every N steps.")
+def train(model: str, **opts) -> None:
+    """Train a model on a corpus; checkpoints, loss curve and progress as it goes."""
+    musegan_opts = {k: opts.pop(k) for k in ("width", "tracks", "phrase_bars", "sample_every")}
+    if model == "musegan":
+        from composer.training.musegan import train_musegan
+
+        if opts["lr"] == 2e-3:  # the LSTM's default; the GAN uses the book's 1e-3 unless told otherwise
+            opts["lr"] = 1e-3
+        click.echo(f"wrote {train_musegan(**opts, **musegan_opts)}", err=True)
+        return
+    if model == "lstm":
+        from composer.training.lstm import train_lstm
+
+        folder = train_lstm(**opts)
+        click.echo(f"wrote {folder}", err=True)
+        return
+    _no_model(model, "train")
+
+
+@main.command()
+@click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True)
+@click.option("--checkpoint", default=None, help="Checkpoint folder (default: the shipped one).")
+@click.option("--bars", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Bars to compose.")
+@click.option("-o", "--output", default="-", help="Output file; - is standard output.")
+@click.option("--format", "fmt", type=click.Choice(["midi", "musicxml"]), default="midi", show_default=True)
+@click.option("--bpm", type=float, default=None, help="Tempo (default: the corpus's).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--temperature", type=float, default=1.0, show_default=True)
+@click.option("--top-k", type=int, default=0, show_default=True, help="0 = off.")
+@click.option("--top-p", type=float, default=0.95, show_default=True, help="1 = off.")
+@click.option("--prime", type=click.Path(dir_okay=False), default=None, help="MIDI file to continue.")
+@click.option("--include-prime/--no-include-prime", default=True, show_default=True)
+@click.option("--attention-png", type=click.Path(dir_okay=False), default=None, help="Attention heatmap.")
+@click.option("--play", "play_it", is_flag=True, help="Also play it to a MIDI port (see `composer play`).")
+@click.option("--no-write", is_flag=True, help="With --play: play only, write no file.")
+@click.option("--vary", multiple=True, help="MuseGAN: re-sample only chords, style, melody:N or groove:N.")
+@click.option("--programs", default=None, help="MuseGAN: GM program per track, e.g. 52,52,52,52.")
+@_port_options
+def generate(model: str, output: str, fmt: str, play_it: bool, no_write: bool, **opts) -> None:
+    """Compose --bars bars and write MIDI (or MusicXML) to -o, or to stdout when it is not a terminal."""
+    import sys
+
+    port = {k: opts.pop(k) for k in ("api", "port", "virtual", "send_clock", "delay")}
+    write = not (play_it and (no_write or (output == "-" and sys.stdout.isatty())))
+    if write and output == "-" and sys.stdout.isatty():
+        raise ComposerError("refusing to write MIDI to a terminal; redirect (> out.mid) or use -o FILE")
+    musegan_opts = {"vary": opts.pop("vary"), "programs": _parse_programs(opts.pop("programs"))}
+    if model == "lstm":
+        from composer.generation.lstm import generate_lstm
+
+        score = generate_lstm(**opts)
+    else:
+        from composer.generation.musegan import generate_musegan
+
+        score = generate_musegan(**opts, **musegan_opts)
+    from composer.midi_io import write_midi, write_musicxml
+
+    if write and fmt == "musicxml":
+        write_musicxml(score, output)
+    elif write:
+        write_midi(score, output)
+    if write and output != "-":
+        click.echo(f"wrote {output}", err=True)
+    if play_it:
+        from composer.live import play_score
+
+        stats = _run_playback(play_score, score, _port_settings(**port), bpm=opts.get("bpm"))
+        click.echo(f"played {stats.sent} messages", err=True)
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True)
+@click.option("--checkpoint", default=None, help="Checkpoint folder (default: the shipped one).")
+@click.option("--corpus", "corpus_source", default="bach", show_default=True)
+@click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True)
+@click.option("--baseline-checkpoint", default=None, help="No-attention LSTM (default: the shipped one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--reference", default="bach", show_default=True, help="With FILES: corpus to compare against.")
+@click.option("--nearest", is_flag=True, help="With FILES: nearest training excerpt, bars copied verbatim.")
+def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, nearest: bool, **opts) -> None:
+    """Per-event NLL (nats) and accuracy of a model on a corpus split, against n-gram baselines.
+
+    With FILES: music metrics (UPC, QN, tonal distance, ...) of the files against --reference.
+    """
+    if files:
+        from composer.compare import evaluate_scores, format_report
+        from composer.midi_io import read_midi
+
+        report = evaluate_scores([read_midi(f) for f in files], reference, nearest)
+        click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
+        return
+    if model != "lstm":
+        _no_model(model, "evaluate")
+    from composer.evaluation import evaluate_lstm, format_report
+
+    report = evaluate_lstm(**opts)
+    click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
+
+
+def _parse_programs(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(p) for p in text.split(",")]
+    except ValueError:
+        raise ComposerError(f"--programs {text!r}: expected GM programs 0-127 separated by commas") from None
+
+
+def _port_settings(api, port, virtual, send_clock, delay, sync=None):
+    from composer.live import PortOptions
+
+    return PortOptions(api=api, port=port, virtual=virtual, clock=send_clock, sync=sync, delay=delay)
+
+
+def _run_playback(start, *args, **kwargs):
+    """Run a composer.live play function; a signal ends it with one line and exit 128 + signal."""
+    from composer.live.session import Stopped
+
+    try:
+        return start(*args, **kwargs)
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, Stopped) else 2
+        click.echo(f"composer: stopped by {'SIGTERM' if signum == 15 else 'SIGINT'}; all notes off", err=True)
+        raise SystemExit(128 + signum) from None
+
+
+@main.command()
+@click.option("--api", type=API_CHOICES, default="auto", show_default=True, help="MIDI backend.")
+def ports(api: str) -> None:
+    """List the MIDI output ports (to play to) and input ports (to --sync from)."""
+    from composer.live import list_ports
+
+    outputs, inputs = list_ports(api)
+    click.echo("outputs:")
+    for name in outputs:
+        click.echo(f"  {name}")
+    click.echo("inputs:")
+    for name in inputs:
+        click.echo(f"  {name}")
+
+
+@main.command()
+@click.argument("midi_file")
+@_port_options
+@click.option("--bpm", type=click.FloatRange(1, 1000), help="Tempo (tempo changes keep their ratios).")
+@click.option("--loop", is_flag=True, help="Repeat until stopped.")
+@click.option("--sync", default=None, help="Follow the MIDI clock on this input port (start/stop/continue).")
+def play(midi_file: str, bpm: float | None, loop: bool, sync: str | None, **port) -> None:
+    """Play MIDI_FILE (or - for stdin) to a MIDI port, in time, with no stuck notes."""
+    from composer.live import play_file
+
+    stats = _run_playback(play_file, midi_file, _port_settings(**port, sync=sync), bpm=bpm, loop=loop)
+    click.echo(f"played {stats.sent} messages", err=True)
+
+
+def _parse_channels(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        channels = [int(c) - 1 for c in text.split(",")]
+    except ValueError:
+        raise ComposerError(f"--channels {text!r}: expected numbers 1-16 separated by commas") from None
+    if not all(0 <= c < 16 for c in channels):
+        raise ComposerError(f"--channels {text!r}: channels are 1-16")
+    return channels
+
+
+@main.command()
+@click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True)
+@click.option("--checkpoint", default=None, help="Checkpoint folder (default: the shipped one).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--bars", type=click.IntRange(1, None), help="Stop after N bars (default: endless).")
+@click.option("--channels", default=None, help="MIDI channel per track, 1-16, e.g. 1,2,3,4 (drums on 10).")
+@click.option("--bpm", type=click.FloatRange(1, 1000), help="Tempo (default: the checkpoint's).")
+@click.option("--sync", default=None, help="Follow the MIDI clock on this input port.")
+@_port_options
+def live(model: str, checkpoint, seed: int, bars, channels, bpm, sync, **port) -> None:
+    """Compose endlessly and stream to a MIDI port; generation runs ahead in a background thread."""
+    import importlib
+
+    from composer.live import play_live
+
+    module = importlib.import_module(f"composer.generation.{model}")
+    stream = module.stream_bars(checkpoint=checkpoint, seed=seed)
+    options = _port_settings(**port, sync=sync)
+    channels = _parse_channels(channels)
+    stats, gen = _run_playback(play_live, stream, options, n_bars=bars, channels=channels, bpm=bpm)
+    headroom = gen.headroom()
+    click.echo(
+        f"played {len(gen.bar_seconds)} bars ({stats.sent} messages); generation "
+        + (f"{headroom:.0f}x faster than real time" if headroom else "time not measurable")
+        + f"; first bar (with model loading) {gen.bar_seconds[0]:.2f} s; playback waited {gen.waits} times",
+        err=True,
+    )

@@ -39,8 +39,10 @@ def read_midi(path: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> 
     overlap in a track after rounding, the earlier one is cut where the later one starts.
 
     One Track is made per (MIDI track, channel) that holds notes; channel 10 is drums. Tempo, time
-    signature and key are the first of each in the file (120 bpm and 4/4 when absent). Type-2 files
-    play their tracks one after another.
+    signature and key are the first of each in the file (120 bpm and 4/4 when absent); a tempo of 0
+    and a meter whose bar is not a whole number of steps are ignored. Type-2 files play their tracks
+    one after another. Silence after the last note, up to the end of the longest track, is kept in
+    ``Score.length``.
 
     Raises
     ------
@@ -53,7 +55,7 @@ def read_midi(path: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> 
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise MidiError(
-                f"{path}: file is {size / 2**20:.1f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit for MIDI"
+                f"{path}: file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for MIDI"
             )
         data = path.read_bytes()
     except OSError as e:
@@ -62,10 +64,14 @@ def read_midi(path: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> 
 
 
 def _from_bytes(data: bytes, name: str, resolution: int) -> Score:
+    if not data:
+        raise MidiError(f"{name}: empty file (0 bytes), not MIDI")
+    claimed = int.from_bytes(data[10:12], "big") if data[:4] == b"MThd" and len(data) >= 12 else 0
     try:
         mid = mido.MidiFile(file=io.BytesIO(data))
     except EOFError:
-        raise MidiError(f"{name}: truncated MIDI file (ends inside a chunk)") from None
+        why = f"; the header claims {claimed} tracks" if claimed > 1 else ""
+        raise MidiError(f"{name}: truncated MIDI file (it ends inside a chunk{why})") from None
     except Exception as e:  # mido raises OSError, ValueError, KeySignatureError, IndexError, ...
         raise MidiError(f"{name}: not a valid MIDI file ({_reason(e)})") from None
     tpb = mid.ticks_per_beat
@@ -74,7 +80,13 @@ def _from_bytes(data: bytes, name: str, resolution: int) -> Score:
     if tpb == 0:
         raise MidiError(f"{name}: ticks_per_beat is 0")
     if not mid.tracks:
-        raise MidiError(f"{name}: the file has no tracks")
+        # mido reads a claimed count of 0xFFFF as -1 and then reads no track at all.
+        why = (
+            f"the header claims {claimed} tracks but none could be read"
+            if claimed
+            else "the file has no tracks"
+        )
+        raise MidiError(f"{name}: {why}")
     return _to_score(mid, name, resolution)
 
 
@@ -109,9 +121,9 @@ def _to_score(mid: mido.MidiFile, name: str, resolution: int) -> Score:
                     raw[ti, msg.channel].append((start, tick, msg.note, vel))
             elif kind == "program_change":
                 programs.setdefault((ti, msg.channel), msg.program)
-            elif kind == "set_tempo":
+            elif kind == "set_tempo" and msg.tempo > 0:  # a tempo of 0 would divide by zero later
                 tempos.append((tick, msg.tempo))
-            elif kind == "time_signature":
+            elif kind == "time_signature" and _meter_fits(msg.numerator, msg.denominator, resolution):
                 meta.setdefault("time_signature", (msg.numerator, msg.denominator))
             elif kind == "key_signature":
                 meta.setdefault("key", _key_from_mido(msg.key))
@@ -136,6 +148,7 @@ def _to_score(mid: mido.MidiFile, name: str, resolution: int) -> Score:
         if track.notes:
             tracks.append(track)
     bpm = mido.tempo2bpm(min(tempos)[1]) if tempos else 120.0
+    last = round(end_tick * resolution / tpb)  # where the file ends, trailing silence included
     return Score(
         tracks=tracks,
         resolution=resolution,
@@ -143,7 +156,14 @@ def _to_score(mid: mido.MidiFile, name: str, resolution: int) -> Score:
         time_signature=meta.get("time_signature", (4, 4)),
         key=meta.get("key"),
         title=Path(name).stem,
+        length=last if last > max((n.end for t in tracks for n in t.notes), default=0) else 0,
     )
+
+
+def _meter_fits(numerator: int, denominator: int, resolution: int) -> bool:
+    """Whether a bar of this meter is a whole number of steps, at least one (1/32 at 4 per quarter is not)."""
+    bar = numerator * resolution * 4
+    return numerator > 0 and bar % denominator == 0 and bar >= denominator
 
 
 def _check_length(name: str, end_tick: int, tpb: int, tempos: list[tuple[int, int]], resolution: int) -> None:
@@ -207,12 +227,12 @@ def to_midifile(score: Score) -> mido.MidiFile:
     key = _key_to_mido(score.key)
     if key:
         conductor.append(mido.MetaMessage("key_signature", key=key))
-    conductor.append(mido.MetaMessage("end_of_track", time=0))
+    conductor.append(mido.MetaMessage("end_of_track", time=score.length * scale))  # trailing silence
     mid.tracks.append(conductor)
     for channel, track in zip(_channels(score.tracks), score.tracks):
         # At one tick, note-offs go first so a repeated note is not cut by its own predecessor.
         events = []
-        for n in track.notes:
+        for n in (n for n in track.notes if n.duration > 0):  # a 0-step note would leave its note-on open
             events.append((n.start * scale, 1, n.pitch, n.velocity))
             events.append((n.end * scale, 0, n.pitch, 0))
         events.sort()

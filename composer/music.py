@@ -56,6 +56,9 @@ class Score:
     key : str or None
         Key name as music21 spells it ("G major", "e minor"), or None when unknown.
     title : str
+    length : int
+        Minimum length in steps, for a piece that ends in silence (a piano roll's empty last bar);
+        0 means it ends with its last note.
     """
 
     tracks: list[Track] = field(default_factory=list)
@@ -64,6 +67,7 @@ class Score:
     time_signature: tuple[int, int] = (4, 4)
     key: str | None = None
     title: str = ""
+    length: int = 0
 
     @property
     def steps_per_bar(self) -> int:
@@ -72,8 +76,8 @@ class Score:
 
     @property
     def n_steps(self) -> int:
-        """Steps up to the end of the last note."""
-        return max((n.end for t in self.tracks for n in t.notes), default=0)
+        """Steps up to the end of the last note, or to ``length`` when that is later."""
+        return max(self.length, max((n.end for t in self.tracks for n in t.notes), default=0))
 
     @property
     def n_bars(self) -> int:
@@ -112,4 +116,4 @@ def crop(score: Score, start: int, stop: int) -> Score:
             if start <= n.start < stop
         ]
         tracks.append(replace(t, notes=notes))
-    return replace(score, tracks=tracks)
+    return replace(score, tracks=tracks, length=max(0, min(score.length, stop) - start))

@@ -93,7 +93,8 @@ def load_corpus(
         name = str(root)
         files = midi_folder.source_files(root)
     settings = {"resolution": resolution, "seed": seed}
-    key = cache.cache_key(name, settings, cache.fingerprint(files, root))
+    # The seed only picks the split, so it stays out of the key: another seed reuses the prepared pieces.
+    key = cache.cache_key(name, {"resolution": resolution}, cache.fingerprint(files, root))
     meta = cache.read_cache_meta(key) if use_cache else None
     if meta is None:
         t0 = time.perf_counter()
@@ -106,10 +107,16 @@ def load_corpus(
             raise CorpusError(f"{source}: no usable piece ({listed})")
         summary = _summarize(pieces, seed)
         summary["prepare_seconds"] = round(time.perf_counter() - t0, 3)
-        cache.write_cache(key, pieces, ids, {"skipped": skipped, "summary": summary})
+        try:
+            cache.write_cache(key, pieces, ids, {"skipped": skipped, "summary": summary, "seed": seed})
+        except OSError:  # an unwritable cache dir costs speed next time, not this load
+            pass
         return Corpus(name, ids, skipped, settings, summary, key, pieces)
     skipped = [tuple(s) for s in meta["skipped"]]
-    return Corpus(name, meta["ids"], skipped, settings, meta["summary"], key)
+    corpus = Corpus(name, meta["ids"], skipped, settings, meta["summary"], key)
+    if meta.get("seed", 0) != seed:  # vocabulary and OOV rate depend on the split
+        corpus.summary = {**meta["summary"], **_summarize(corpus.pieces, seed)}
+    return corpus
 
 
 def _summarize(pieces: list[Score], seed: int) -> dict:

@@ -1,5 +1,9 @@
 """The Bach chorales bundled with music21 (371, offline), as four-track SATB Scores.
 
+music21's Riemenschneider list names 21 files twice (the same harmonization under two numbers); the
+second listing is skipped as a duplicate so that no piece lands in both the train and the test split,
+leaving 350 distinct chorales.
+
 The streams are read directly rather than exported to MIDI: at least one chorale raises music21's
 ExpanderException ("badly formed repeats") on MIDI export. Chorales with extra instrumental parts
 keep their SATB parts, found by part name; a chorale without four voices is skipped with its reason.
@@ -32,8 +36,12 @@ def chorale_names() -> list[str]:
 
 
 def read_chorales(resolution: int, workers: int = 2) -> tuple[list[Score], list[str], list[tuple[str, str]]]:
-    """Parse every chorale. Returns (pieces, ids, skipped as (id, reason))."""
-    names = chorale_names()
+    """Parse every chorale once. Returns (pieces, ids, skipped as (id, reason))."""
+    listed = chorale_names()
+    first: dict[str, int] = {}
+    for i, name in enumerate(listed):
+        first.setdefault(name, i)
+    names = list(first)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(_read_one, names, [resolution] * len(names), chunksize=8))
     pieces, ids, skipped = [], [], []
@@ -43,6 +51,11 @@ def read_chorales(resolution: int, workers: int = 2) -> tuple[list[Score], list[
         else:
             pieces.append(score)
             ids.append(name)
+    for i, name in enumerate(listed):
+        if first[name] != i:
+            skipped.append(
+                (name, f"duplicate: music21 lists this file as chorale {first[name] + 1} and {i + 1}")
+            )
     return pieces, ids, skipped
 
 

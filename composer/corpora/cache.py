@@ -16,7 +16,7 @@ import numpy as np
 from composer.atomic import atomic_write
 from composer.music import Note, Score, Track
 
-FORMAT = 1
+FORMAT = 2  # 2: bach without duplicate listings, Score.length, seed-free keys
 REPO_CORPORA = Path(__file__).resolve().parents[2] / "corpora"
 
 
@@ -31,11 +31,21 @@ def cache_dir() -> Path:
 
 
 def fingerprint(paths: list[Path], root: Path) -> str:
-    """sha256 over each file's path relative to ``root`` and its bytes."""
+    """sha256 over each file's path relative to ``root`` and its bytes.
+
+    Files are hashed in chunks (a huge bogus file must not be read into memory whole); a file that
+    cannot be read hashes as its error, so it is listed as skipped later instead of failing the corpus.
+    """
     h = hashlib.sha256()
     for p in paths:
         h.update(str(p.relative_to(root)).encode() + b"\0")
-        h.update(p.read_bytes())
+        try:
+            with open(p, "rb") as f:
+                while chunk := f.read(2**20):
+                    h.update(chunk)
+        except OSError as e:
+            h.update(f"unreadable: {e}".encode())
+        h.update(b"\0")
     return h.hexdigest()
 
 
@@ -64,6 +74,7 @@ def write_cache(key: str, pieces: list[Score], ids: list[str], extra: dict) -> N
                 "bpm": s.bpm,
                 "time_signature": list(s.time_signature),
                 "key": s.key,
+                "length": s.length,
                 "tracks": [{"name": t.name, "program": t.program, "is_drum": t.is_drum} for t in s.tracks],
             }
             for s in pieces
@@ -99,6 +110,7 @@ def read_cache_pieces(key: str, meta: dict) -> list[Score]:
             time_signature=tuple(p["time_signature"]),
             key=p["key"],
             title=p["title"],
+            length=p.get("length", 0),
         )
         for p in meta["pieces"]
     ]

@@ -52,7 +52,8 @@ def from_pianoroll(
     ----------
     roll : ndarray, shape=(bars, steps_per_bar, pitches, tracks)
     meta : Score, optional
-        Supplies resolution, tempo, meter, key and track names/programs; its notes are ignored.
+        Supplies resolution, tempo, meter, key and track names/programs; its notes are ignored. Its
+        meter must give the roll's steps per bar; without it, a meter is chosen that does.
     threshold : float
         A step sounds when its value is above this.
     monophonic : bool or list of bool, one per track
@@ -66,7 +67,9 @@ def from_pianoroll(
     """
     roll = np.asarray(roll)
     bars, spb, n_pitches, n_tracks = roll.shape
-    meta = meta or Score()
+    meta = meta or Score(time_signature=_meter_for(spb, Score().resolution))
+    if meta.steps_per_bar != spb:
+        raise ValueError(f"the roll has {spb} steps per bar, but meta's meter has {meta.steps_per_bar}")
     flat = roll.reshape(bars * spb, n_pitches, n_tracks)
     mono = [monophonic] * n_tracks if isinstance(monophonic, bool) else list(monophonic)
     tracks = []
@@ -79,7 +82,16 @@ def from_pianoroll(
             active[np.nonzero(keep)[0], best[keep]] = True
         base = meta.tracks[ti] if ti < len(meta.tracks) else Track(name=f"Track {ti + 1}")
         tracks.append(replace(base, notes=_runs_to_notes(active, lowest_pitch)))
-    return replace(meta, tracks=tracks)
+    # length keeps silent trailing bars, so that to_pianoroll gives back every bar of the roll.
+    return replace(meta, tracks=tracks, length=bars * spb)
+
+
+def _meter_for(steps_per_bar: int, resolution: int) -> tuple[int, int]:
+    """A time signature whose bar is ``steps_per_bar`` steps: (4, 4) for 16 at 4 steps per quarter."""
+    for den in (4, 8, 16, 32):
+        if (steps_per_bar * den) % (4 * resolution) == 0:
+            return steps_per_bar * den // (4 * resolution), den
+    raise ValueError(f"{steps_per_bar} steps per bar fit no time signature at resolution {resolution}")
 
 
 def _runs_to_notes(active: np.ndarray, lowest_pitch: int) -> list[Note]:

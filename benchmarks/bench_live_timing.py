@@ -1,0 +1,120 @@
+"""Timing error of `composer play` over a long stream on a JACK dummy server (48 kHz, -p 32).
+
+Writes a 4-track MIDI file at 120 bpm (16ths, 8ths, quarters, half notes), plays it with
+`composer play --api jack --port <receiver>` in a subprocess, timestamps every message on arrival
+in this process, and reports the error against the file's times after removing the constant
+latency (the median): p50, p99, max, the error's trend over time (drift) and any lost messages.
+
+    python benchmarks/bench_live_timing.py --minutes 5
+    python benchmarks/bench_live_timing.py --minutes 1 --jack-flags="--no-realtime -S"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import mido
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "live"))
+from conftest import Receiver, _server_mode, _wait_ready  # noqa: E402
+
+
+def write_stream(path: Path, minutes: float, bpm: float) -> mido.MidiFile:
+    mid = mido.MidiFile(ticks_per_beat=480)
+    beats = int(minutes * bpm)
+    for t, step in enumerate((120, 240, 480, 960)):
+        tr = mido.MidiTrack()
+        if t == 0:
+            tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm)))
+        tr.append(mido.Message("program_change", channel=t, program=t * 8))
+        now = 0
+        for k in range(beats * 480 // step):
+            pitch = 36 + 12 * t + (k * 7) % 12
+            tr.append(mido.Message("note_on", channel=t, note=pitch, velocity=80, time=k * step - now))
+            tr.append(mido.Message("note_off", channel=t, note=pitch, time=step * 3 // 4))
+            now = k * step + step * 3 // 4
+        mid.tracks.append(tr)
+    mid.save(path)
+    return mid
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=5.0)
+    ap.add_argument("--bpm", type=float, default=120.0)
+    ap.add_argument("--jack-flags", default=None, help="jackd flags before -n (default: as the tests)")
+    args = ap.parse_args()
+    flags = shlex.split(args.jack_flags) if args.jack_flags else _server_mode()
+    name = f"composer-bench-{uuid.uuid4().hex[:6]}"
+    os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
+    cmd = ["jackd", *flags, "-n", name, "-d", "dummy", "-r", "48000", "-p", "32"]
+    server = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        _wait_ready(server)
+        rx = Receiver()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "stream.mid"
+            mid = write_stream(path, args.minutes, args.bpm)
+            want, t = [], 0.0
+            for msg in mid:
+                t += msg.time
+                if not msg.is_meta:
+                    want.append((t, tuple(msg.bytes())))
+            play = ["composer", "play", str(path), "--api", "jack", "--port", rx.name]
+            t0 = time.time()
+            subprocess.run(play, check=True)
+            wall = time.time() - t0
+        time.sleep(0.3)
+        got = rx.messages()
+        rx.close()
+    finally:
+        server.terminate()
+        server.wait()
+    report(want, got, args, flags, play, wall)
+
+
+def report(want, got, args, flags, play, wall) -> None:
+    received = [m for _, m in got][: len(want)]
+    lost = len(want) - sum(1 for a, b in zip(want, received) if a[1] == b)
+    err = np.array([g[0] - w[0] for g, w in zip(got, want)])
+    err = err - np.median(err)  # arrival clock and file clock differ by a constant latency
+    times = np.array([w[0] for w in want])
+    slope = np.polyfit(times, err, 1)[0]  # seconds of error per second of music
+    minute = times < 60
+    last = times > times[-1] - 60
+    out = {
+        "messages": len(want),
+        "received": len(got),
+        "mismatched": lost,
+        "p50_ms": round(float(np.percentile(np.abs(err), 50)) * 1e3, 3),
+        "p99_ms": round(float(np.percentile(np.abs(err), 99)) * 1e3, 3),
+        "max_ms": round(float(np.abs(err).max()) * 1e3, 3),
+        "worst_ms_at_s": [
+            (round(abs(err[i]) * 1e3, 2), round(float(times[i]), 2)) for i in np.argsort(-np.abs(err))[:5]
+        ],
+        "drift_ms_per_min": round(float(slope) * 60e3, 4),
+        "mean_error_first_min_ms": round(float(err[minute].mean()) * 1e3, 3),
+        "mean_error_last_min_ms": round(float(err[last].mean()) * 1e3, 3),
+        "music_s": round(float(times[-1]), 1),
+        "wall_s": round(wall, 1),
+        "jackd": " ".join(flags) + " -d dummy -r 48000 -p 32",
+        "command": " ".join(play[:2])
+        + f" <{args.minutes}-min {args.bpm:g}-bpm file> --api jack --port <receiver>",
+    }
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Attention-LSTM benchmarks: training throughput (causal vs the book's one-target-per-window form,
+interleaved in one run), cold `composer generate --bars 8` wall time, and repetition over 200 samples.
+
+    python benchmarks/bench_lstm.py [--reps 20] [--samples 200] [--threads 1]
+
+Prints one JSON object; figures go to benchmarks/RESULTS.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def throughput(reps: int, threads: int, batch: int = 32, seq_len: int = 64) -> dict:
+    """Targets per second of one training step (forward, backward, Adam) for both formulations."""
+    import torch
+
+    from composer.models.attention_lstm import AttentionLSTM, LSTMConfig, nll_per_stream
+    from composer.training.lstm import SIZES, prepare_data, sample_batch
+
+    torch.set_num_threads(threads)
+    data = prepare_data("bach", 0, 0)
+    config = LSTMConfig(vocab_sizes=data["vocab"].sizes, n_positions=data["n_positions"], **SIZES["default"])
+    model = AttentionLSTM(config)
+    opt = torch.optim.Adam(model.parameters())
+    times = {"causal": [], "book": []}
+    for rep in range(reps + 2):  # two warm-up rounds, then alternate the two forms
+        x, xpos, y, ypos = sample_batch(data["streams"], rep, 0, batch, seq_len, "cpu")
+        for form in ("causal", "book"):
+            t0 = time.perf_counter()
+            if form == "causal":
+                logits, _ = model(x, xpos, y, ypos)
+                loss = sum(nll_per_stream(logits, y).values()) / (y[..., 0] != -100).sum()
+            else:  # predict only the event after each window
+                logits, _ = model.forward_book(x, xpos, y[:, -1], ypos[:, -1])
+                loss = sum(nll_per_stream(logits, y[:, -1]).values()) / batch
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if rep >= 2:
+                times[form].append(time.perf_counter() - t0)
+    targets = {"causal": batch * seq_len, "book": batch}
+    out = {
+        f: {"step_s": statistics.median(t), "targets_per_s": targets[f] / statistics.median(t)}
+        for f, t in times.items()
+    }
+    out["ratio"] = out["causal"]["targets_per_s"] / out["book"]["targets_per_s"]
+    out["settings"] = {
+        "batch": batch,
+        "seq_len": seq_len,
+        "threads": threads,
+        "reps": reps,
+        "size": "default",
+    }
+    return out
+
+
+def cold_generate(runs: int = 7) -> dict:
+    """Wall time of `composer generate --bars 8 > file`, process start included."""
+    walls = []
+    for i in range(runs):
+        with open("/tmp/bench_lstm_cold.mid", "wb") as f:
+            t0 = time.perf_counter()
+            subprocess.run(["composer", "generate", "--bars", "8", "--seed", str(i)], stdout=f, check=True)
+            walls.append(time.perf_counter() - t0)
+    return {"median_s": statistics.median(walls), "max_s": max(walls), "runs": runs}
+
+
+def longest_run(pitches: list[int]) -> int:
+    best = run = 1 if pitches else 0
+    for a, b in zip(pitches, pitches[1:]):
+        run = run + 1 if a == b else 1
+        best = max(best, run)
+    return best
+
+
+def repetition(samples: int) -> dict:
+    """Degeneracy of default sampling over ``samples`` seeds, 8 bars each."""
+    from composer.generation.lstm import generate_lstm
+
+    one_pitch_soprano = one_pitch_any = 0
+    runs, distinct, notes, soprano_distinct = [], [], [], []
+    for seed in range(samples):
+        score = generate_lstm(bars=8, seed=seed)
+        tracks = [[n.pitch for n in t.notes] for t in score.tracks]
+        one_pitch_soprano += len(set(tracks[0])) <= 1
+        one_pitch_any += any(len(set(p)) <= 1 for p in tracks)
+        runs.append(max(longest_run(p) for p in tracks))
+        soprano_distinct.append(len(set(tracks[0])))
+        distinct.append(len({p for t in tracks for p in t}))
+        notes.append(score.n_notes)
+    return {
+        "samples": samples,
+        "share_soprano_one_pitch": one_pitch_soprano / samples,
+        "share_any_track_one_pitch": one_pitch_any / samples,
+        "longest_same_pitch_run": {"mean": float(np.mean(runs)), "max": int(max(runs))},
+        "distinct_pitches_per_sample": {"mean": float(np.mean(distinct)), "min": int(min(distinct))},
+        "soprano_distinct_pitches": {
+            "mean": float(np.mean(soprano_distinct)),
+            "min": int(min(soprano_distinct)),
+        },
+        "notes_per_sample": {"mean": float(np.mean(notes)), "min": int(min(notes))},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--samples", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    result = {
+        "cold_generate": cold_generate(),
+        "repetition": repetition(args.samples),
+        "throughput": throughput(args.reps, args.threads),
+    }
+    result["seconds"] = time.perf_counter() - t0
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Sampling from trained models: model -> Score (bars, temperature, top-k/p, priming, seeds)."""

@@ -1,0 +1,219 @@
+"""MIDI ports: the only module that imports rtmidi (lazily), so the rest of composer.live runs without it.
+
+An OutputPort sends raw message bytes and can tell whether its destination still exists, because
+python-rtmidi does not report a vanished port (python-rtmidi #98): the scheduler polls ``alive()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from composer.errors import ComposerError
+
+APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
+DEFAULT_VIRTUAL = "composer"
+SETTLE = 0.05  # seconds to let a new connection take effect
+DRAIN = 0.2  # seconds to let queued messages out before closing
+_RTMIDI_API = {
+    "alsa": "API_LINUX_ALSA",
+    "jack": "API_UNIX_JACK",
+    "coremidi": "API_MACOSX_CORE",
+    "winmm": "API_WINDOWS_MM",
+}
+
+
+class PortError(ComposerError):
+    """A MIDI backend or port that cannot be used: unknown name, missing backend, vanished port."""
+
+
+def _rtmidi():
+    try:
+        import rtmidi
+    except ImportError as e:  # pragma: no cover - python-rtmidi is a dependency
+        raise PortError(f"python-rtmidi is not importable ({e}); pip install python-rtmidi") from None
+    return rtmidi
+
+
+def _api_id(api: str) -> int:
+    rtmidi = _rtmidi()
+    if api not in APIS:
+        raise PortError(f"unknown MIDI API {api!r}; choose one of {', '.join(APIS)}")
+    if api == "auto":
+        return rtmidi.API_UNSPECIFIED
+    api_id = getattr(rtmidi, _RTMIDI_API[api])
+    if api_id not in rtmidi.get_compiled_api():
+        raise PortError(f"MIDI API {api!r} is not compiled into this python-rtmidi build")
+    return api_id
+
+
+def _open(kind: str, api: str, client: str):
+    """A MidiOut or MidiIn on ``api``; a backend that cannot start (no ALSA sequencer, no JACK server)
+    becomes one PortError line."""
+    rtmidi = _rtmidi()
+    api_id = _api_id(api)
+    cls = rtmidi.MidiOut if kind == "out" else rtmidi.MidiIn
+    try:
+        with _quiet_stderr():  # libasound/libjack print their own lines; ours says it once
+            return cls(api_id, name=client)
+    except Exception as e:  # rtmidi raises SystemError/RtMidiError with multi-line backend text
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        hint = " (is a JACK server running?)" if api == "jack" else ""
+        raise PortError(f"MIDI API {api!r} is not available: {first}{hint}") from None
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C libraries write there directly) for the duration of the block."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
+    """Names of the ports one can send to (outputs) and receive from (inputs) on ``api``."""
+    out = _open("out", api, "composer-list")
+    inp = _open("in", api, "composer-list")
+    try:
+        return list(out.get_ports()), list(inp.get_ports())
+    finally:
+        out.delete()
+        inp.delete()
+
+
+def _pick(names: list[str], wanted: str, what: str) -> int:
+    """Index of the port whose name contains ``wanted`` (an exact match wins over substrings)."""
+    if wanted in names:
+        return names.index(wanted)
+    hits = [i for i, n in enumerate(names) if wanted.lower() in n.lower()]
+    if len(hits) == 1:
+        return hits[0]
+    listing = ", ".join(repr(n) for n in names) or "none"
+    if hits:
+        raise PortError(
+            f"{what} port {wanted!r} is ambiguous; it matches {', '.join(repr(names[i]) for i in hits)}"
+        )
+    raise PortError(f"no {what} port matches {wanted!r}; available {what} ports: {listing}")
+
+
+def _check_virtual() -> None:
+    if sys.platform.startswith("win"):
+        raise PortError("Windows MIDI (WinMM) has no virtual ports; pick an existing port with --port NAME")
+
+
+@dataclass
+class OutputPort:
+    """An open rtmidi output: ``send`` raw bytes; ``alive()`` is False once the destination is gone."""
+
+    midi: object
+    name: str
+    target: str | None  # the destination port name, or None for a virtual port
+
+    def send(self, message: tuple[int, ...] | list[int]) -> None:
+        try:
+            self.midi.send_message(message)
+        except Exception as e:
+            raise PortError(f"MIDI port {self.name!r} failed while sending: {e}") from None
+
+    def alive(self) -> bool:
+        if self.target is None:
+            return True
+        try:
+            return self.target in self.midi.get_ports()
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        """Close after DRAIN seconds: JACK delivers queued messages on its next cycles, and closing
+        sooner would drop the last ones (the note-offs and controllers that end playback)."""
+        if self.midi is None:
+            return
+        time.sleep(DRAIN)
+        midi, self.midi = self.midi, None  # closing twice would crash inside rtmidi
+        try:
+            midi.close_port()
+            midi.delete()
+        except Exception:
+            pass
+
+
+def open_output(api: str = "auto", port: str | None = None, virtual: str | None = None) -> OutputPort:
+    """Open an existing output port by substring (``port``) or create a virtual one named ``virtual``.
+
+    With neither given, a virtual port named "composer" is created.
+    """
+    if port is not None and virtual is not None:
+        raise PortError("give either --port or --virtual, not both")
+    if port is None:
+        _check_virtual()
+        name = virtual or DEFAULT_VIRTUAL
+        midi = _open("out", api, name)
+        midi.open_virtual_port("out")
+        return OutputPort(midi, f"{name}:out", None)
+    midi = _open("out", api, "composer")
+    names = list(midi.get_ports())
+    index = _pick(names, port, "output")
+    midi.open_port(index, "out")
+    time.sleep(SETTLE)  # JACK connects on a later process cycle; earlier messages would be lost
+    return OutputPort(midi, names[index], names[index])
+
+
+@dataclass
+class InputPort:
+    """An open rtmidi input that calls ``callback(message, timestamp)`` for every message, clocks included."""
+
+    midi: object
+    name: str
+
+    def close(self) -> None:
+        if self.midi is None:
+            return
+        midi, self.midi = self.midi, None
+        try:
+            midi.cancel_callback()
+            midi.close_port()
+            midi.delete()
+        except Exception:
+            pass
+
+
+def open_input(
+    callback: Callable[[list[int], float], None],
+    api: str = "auto",
+    port: str | None = None,
+    virtual: str | None = None,
+    clock: Callable[[], float] | None = None,
+) -> InputPort:
+    """Open an input port (existing by substring, or virtual) and deliver each message to ``callback``.
+
+    The timestamp passed is ``clock()`` at arrival (time.perf_counter by default), not rtmidi's delta.
+    """
+    clock = clock or time.perf_counter
+    if port is None:
+        _check_virtual()
+        name = virtual or DEFAULT_VIRTUAL
+        midi = _open("in", api, name)
+        midi.open_virtual_port("in")
+        full = f"{name}:in"
+    else:
+        midi = _open("in", api, "composer")
+        names = list(midi.get_ports())
+        index = _pick(names, port, "input")
+        midi.open_port(index, "in")
+        full = names[index]
+    midi.ignore_types(sysex=True, timing=False, active_sense=True)
+    midi.set_callback(lambda event, _data: callback(event[0], clock()))
+    return InputPort(midi, full)

@@ -1,0 +1,180 @@
+"""Playback sessions as the CLI runs them: open the port, follow a clock, play, and always clean up.
+
+SIGTERM is turned into an exception like Ctrl-C, so both unwind through the player's ``finally``
+and leave no note sounding. The process then exits with 128 + the signal number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import mido
+
+from composer.errors import ComposerError, MidiError
+from composer.live.events import Event, Timeline, from_midifile, looped, to_events, with_clock
+from composer.live.ports import open_input, open_output
+from composer.live.scheduler import PlayStats, play
+from composer.live.stream import BarStream, StreamStats
+from composer.live.sync import ClockFollower
+from composer.music import Score
+
+
+class Stopped(KeyboardInterrupt):
+    """Playback was stopped by a signal (SIGINT or SIGTERM)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@dataclass
+class PortOptions:
+    """Where to play: backend, an existing port or a virtual one, and the clock options."""
+
+    api: str = "auto"
+    port: str | None = None
+    virtual: str | None = None
+    clock: bool = False  # send MIDI beat clock
+    sync: str | None = None  # follow the clock arriving on this input port
+    delay: float | None = None  # seconds of lead-in; None: 1 s for a virtual port (time to connect), else 0
+
+
+def _raise_stopped(signum, _frame):
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def signals_stop_playback() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM raise Stopped (in the main thread)."""
+    if sys.platform.startswith("win"):
+        yield
+        return
+    old = {s: signal.signal(s, _raise_stopped) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+
+
+@contextlib.contextmanager
+def realtime_priority(priority: int = 10) -> Iterator[bool]:
+    """Best effort: run the calling thread under SCHED_RR, as a DAW's MIDI thread does, where the OS
+    allows it (Linux with CAP_SYS_NICE or an rtprio limit); otherwise leave it as it is.
+
+    The scheduler sleeps between events and spins only the last SPIN seconds before each, so it
+    cannot starve the machine; the kernel's RT throttling bounds it anyway.
+    """
+    if not hasattr(os, "sched_setscheduler") or os.environ.get("COMPOSER_NO_REALTIME"):
+        yield False
+        return
+    try:
+        old_policy, old_param = os.sched_getscheduler(0), os.sched_getparam(0)
+        os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(priority))
+    except OSError:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        try:
+            os.sched_setscheduler(0, old_policy, old_param)
+        except OSError:
+            pass
+
+
+def read_midifile(path: str) -> mido.MidiFile:
+    """A MIDI file from a path or ``-`` (stdin), any parse failure as one MidiError."""
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    except OSError as e:
+        raise MidiError(f"{path}: cannot read file ({e.strerror or e})") from None
+    name = "<stdin>" if path == "-" else path
+    try:
+        mid = mido.MidiFile(file=io.BytesIO(data))
+    except EOFError:
+        raise MidiError(f"{name}: truncated MIDI file (ends inside a chunk)") from None
+    except Exception as e:
+        raise MidiError(f"{name}: not a valid MIDI file ({type(e).__name__}: {e})") from None
+    if mid.ticks_per_beat <= 0:
+        raise MidiError(f"{name}: ticks_per_beat {mid.ticks_per_beat} is not supported")
+    return mid
+
+
+def play_events(
+    events: Iterable[Event], timeline, options: PortOptions, end: float | None = None, record=False
+):
+    """Open the output (and the sync input), then play ``events``; returns PlayStats.
+
+    With ``options.sync`` the incoming clock replaces ``timeline``; with ``options.clock`` beat clock
+    is merged into the events (Start first, Stop at the end or on any interruption).
+    """
+    out = open_output(options.api, options.port, options.virtual)
+    inp = None
+    try:
+        if options.sync:
+            follower = ClockFollower()
+            inp = open_input(follower.on_message, options.api, port=options.sync)
+            timeline = follower
+        if options.clock:
+            events = with_clock(events, end)
+        delay = options.delay if options.delay is not None else (1.0 if options.port is None else 0.0)
+        if delay > 0 and not options.sync:
+            time.sleep(delay)
+        with signals_stop_playback(), realtime_priority():
+            return play(events, out, timeline, record=record)
+    finally:
+        if inp is not None:
+            inp.close()
+        out.close()
+
+
+def play_file(path: str, options: PortOptions, bpm: float | None = None, loop: bool = False) -> PlayStats:
+    """Play a MIDI file (or stdin) with its own channels, programs and tempo map."""
+    mid = read_midifile(path)
+    piece = from_midifile(mid)
+    if loop and piece.length <= 0:
+        raise MidiError(f"{path}: the file has no length to loop")
+    timeline = Timeline(piece.tempos, loop=piece.length if loop else None)
+    if bpm is not None:
+        timeline = timeline.scaled(bpm)
+    events = looped(piece.events, piece.length, None) if loop else piece.events
+    return play_events(events, timeline, options, end=None if loop else piece.length)
+
+
+def play_score(score: Score, options: PortOptions, bpm: float | None = None, loop: bool = False) -> PlayStats:
+    """Play a Score: each track on its own channel, a program change per track at the start."""
+    events = to_events(score)
+    length = max(score.n_bars, 1) * score.steps_per_bar / score.resolution
+    timeline = Timeline([(0.0, 60.0 / (bpm or score.bpm))], loop=length if loop else None)
+    stream = looped(events, length, None) if loop else events
+    return play_events(stream, timeline, options, end=None if loop else length)
+
+
+def play_live(
+    bars: Iterator[Score], options: PortOptions, n_bars: int | None = None, channels=None, bpm=None
+) -> tuple[PlayStats, StreamStats]:
+    """Generate bars in a background thread and play them as they come; returns both stats.
+
+    Playback starts once the first bar exists (the model is loaded). The thread switch interval is
+    lowered meanwhile, so the generator thread cannot hold the GIL long when an event is due.
+    """
+    stream = BarStream(bars, n_bars=n_bars, channels=channels, bpm=bpm).start()
+    switch = sys.getswitchinterval()
+    try:
+        first = stream.wait_first()
+        if first is None:
+            raise ComposerError("the generator produced no bars")
+        sys.setswitchinterval(0.0005)
+        stats = play_events(stream.events(), Timeline.fixed(bpm or first.bpm), options)
+        return stats, stream.stats
+    finally:
+        sys.setswitchinterval(switch)
+        stream.close()

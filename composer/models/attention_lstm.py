@@ -1,0 +1,149 @@
+"""The attention LSTM of the "Compose" chapter, made causal: modules and config only.
+
+Each event t is predicted from the events before it. The input at position t is event t-1 (BOS at a
+piece start): one embedding per token stream plus one for the event's position in its bar, concatenated,
+then two stacked LSTM layers. Additive attention scores each hidden state with Dense(1, tanh); the
+softmax runs over positions s <= t only (a mask over the (T, T) score matrix, optionally limited to the
+last ``window`` positions), and the weighted sum of hidden states is the context c_t.
+
+The four streams of the target event are predicted one after another in ``order`` (shift, track, pitch,
+duration): each head reads [c_t; h_t] plus the embeddings of the target's streams already known, so the
+joint probability of an event factorizes exactly and the NLL of an event is the sum over its heads.
+``attention=False`` is the baseline: the heads read h_t alone.
+
+The book's formulation (one target per window, attention over the whole window, heads on the context
+only) is ``forward_book``; it exists to measure how much compute the causal form saves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from composer.representations.tokens import STREAMS
+
+
+@dataclass
+class LSTMConfig:
+    """Hyperparameters; stored in every checkpoint so the model can be rebuilt without guessing."""
+
+    vocab_sizes: dict[str, int] = field(default_factory=dict)  # ids per stream, specials included
+    n_positions: int = 16  # steps per bar (largest meter of the corpus): bar-position ids 0..n-1
+    embed: int = 32
+    hidden: int = 256
+    head_hidden: int = 128
+    layers: int = 2
+    dropout: float = 0.2
+    attention: bool = True
+    window: int = 64  # attention span in events (the training window length)
+    order: tuple[str, ...] = ("shift", "track", "pitch", "duration")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "order": list(self.order)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LSTMConfig:
+        return cls(**{**d, "order": tuple(d["order"])})
+
+
+class AttentionLSTM(nn.Module):
+    def __init__(self, config: LSTMConfig):
+        super().__init__()
+        self.config = c = config
+        self.embed = nn.ModuleDict({s: nn.Embedding(c.vocab_sizes[s], c.embed) for s in STREAMS})
+        self.embed_pos = nn.Embedding(c.n_positions, c.embed)
+        self.lstm = nn.LSTM(5 * c.embed, c.hidden, c.layers, batch_first=True, dropout=c.dropout)
+        self.score = nn.Linear(c.hidden, 1)  # Dense(1, tanh)
+        self.drop = nn.Dropout(c.dropout)
+        width = c.hidden * (2 if c.attention else 1)
+        self.heads = nn.ModuleDict()
+        for i, s in enumerate(c.order):
+            known = i + (1 if i > 0 else 0)  # earlier streams of the target, + its bar position after shift
+            self.heads[s] = nn.Sequential(
+                nn.Linear(width + known * c.embed, c.head_hidden),
+                nn.GELU(approximate="tanh"),
+                nn.Linear(c.head_hidden, c.vocab_sizes[s]),
+            )
+
+    def encode(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """Hidden states of the input events. x (B, T, 4) ids, pos (B, T) -> (B, T, H)."""
+        emb = [self.embed[s](x[..., i]) for i, s in enumerate(STREAMS)] + [self.embed_pos(pos)]
+        h, _ = self.lstm(torch.cat(emb, dim=-1))  # (B, T, 5E) -> (B, T, H)
+        return h
+
+    def attend(self, h: torch.Tensor, window: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Causal context vectors and weights. h (B, T, H) -> c (B, T, H), att (B, T, T)."""
+        T = h.shape[1]
+        e = torch.tanh(self.score(h)).squeeze(-1)  # (B, T, 1) -> (B, T)
+        t = torch.arange(T, device=h.device)
+        allowed = t[None, :] <= t[:, None]  # (T, T): query t sees keys s <= t
+        if window is not None:
+            allowed &= t[None, :] > t[:, None] - window
+        scores = e[:, None, :].expand(-1, T, -1)  # (B, T, T): the same key scores for every query
+        att = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)  # (B, T, T)
+        return att @ h, att  # (B, T, T) @ (B, T, H) -> (B, T, H)
+
+    def features(self, x: torch.Tensor, pos: torch.Tensor, window: int | None = None):
+        """What the heads read, (B, T, H or 2H), and the attention weights (B, T, T) or None."""
+        h = self.encode(x, pos)
+        if not self.config.attention:
+            return self.drop(h), None
+        c, att = self.attend(h, window)
+        return self.drop(torch.cat([c, h], dim=-1)), att  # (B, T, 2H)
+
+    def head_logits(
+        self, z: torch.Tensor, target: torch.Tensor, tpos: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Logits of every stream with teacher forcing. z (..., D), target (..., 4), tpos (...)."""
+        out, known = {}, []
+        target = target.clamp(min=0)  # ignored targets (-100) still need a valid embedding id
+        for s in self.config.order:
+            out[s] = self.heads[s](torch.cat([z, *known], dim=-1))  # (..., V_s)
+            known.append(self.embed[s](target[..., STREAMS.index(s)]))
+            if s == "shift":
+                known.append(self.embed_pos(tpos))
+        return out
+
+    def forward(self, x, pos, target, tpos, window: int | None = None):
+        """Causal formulation: every position is a target.
+
+        Parameters
+        ----------
+        x : LongTensor, shape=(B, T, 4)
+            Input events (event t-1 at position t).
+        pos : LongTensor, shape=(B, T)
+            Bar position of each input event.
+        target : LongTensor, shape=(B, T, 4)
+            The events to predict.
+        tpos : LongTensor, shape=(B, T)
+            Bar position of each target event.
+
+        Returns
+        -------
+        dict of stream -> logits (B, T, V_s), and attention (B, T, T) or None
+        """
+        z, att = self.features(x, pos, window)
+        return self.head_logits(z, target, tpos), att
+
+    def forward_book(self, x, pos, target, tpos):
+        """The book's formulation: one target per window, attention over the whole window, heads on
+        the context vector. x (B, T, 4), pos (B, T), target (B, 4), tpos (B,) -> logits (B, V_s)."""
+        h = self.encode(x, pos)  # (B, T, H)
+        att = torch.softmax(torch.tanh(self.score(h)).squeeze(-1), dim=-1)  # (B, T)
+        c = (att.unsqueeze(-1) * h).sum(1)  # (B, T, 1) * (B, T, H) -> (B, H)
+        z = torch.cat([c, h[:, -1]], dim=-1) if self.config.attention else h[:, -1]  # (B, 2H)
+        return self.head_logits(self.drop(z), target, tpos), att
+
+
+def nll_per_stream(logits: dict[str, torch.Tensor], target: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Summed cross-entropy (nats) per stream over targets whose shift id is not -100 (ignored)."""
+    out = {}
+    for s, lg in logits.items():
+        tgt = target[..., STREAMS.index(s)].reshape(-1)  # (B*T,)
+        out[s] = F.cross_entropy(
+            lg.reshape(-1, lg.shape[-1]).float(), tgt, ignore_index=-100, reduction="sum"
+        )
+    return out

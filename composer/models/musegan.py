@@ -1,0 +1,187 @@
+"""The MuseGAN (Dong et al. 2017; GDL "Compose" chapter): modules and config only, no I/O.
+
+The generator turns four latent inputs into a multi-track piano-roll phrase:
+
+- chords: one z per phrase, expanded over bars by a temporal network (shared by all tracks);
+- style: one z per phrase, the same for every bar and track;
+- melody: one z per track, each expanded over bars by that track's own temporal network;
+- groove: one z per track, the same for every bar.
+
+For each bar and track the four vectors are concatenated and fed to that track's bar generator
+(transposed convolutions over time, then over pitch). The critic is a WGAN critic of 3D convolutions
+that collapse bars, then pitch, then time; it has no batch norm (the gradient penalty is per sample).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+LATENTS = ("chords", "style", "melody", "groove")
+
+
+@dataclass
+class MuseGANConfig:
+    """Sizes of the generator and critic.
+
+    ``width`` multiplies every channel count: 1.0 is the book's size (about 7 s per generator step on
+    a 2-core CPU), the shipped CPU default is far smaller.
+    """
+
+    n_tracks: int = 4
+    n_bars: int = 2  # bars per phrase
+    steps_per_bar: int = 16
+    n_pitches: int = 84
+    z_dim: int = 32
+    width: float = 1.0
+
+    def ch(self, channels: int) -> int:
+        """A channel count scaled by ``width`` (at least 4)."""
+        return max(4, round(channels * self.width))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MuseGANConfig:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+class TemporalNetwork(nn.Module):
+    """One z to one vector per bar: (B, z_dim) -> (B, n_bars, z_dim), by transposed conv over bars."""
+
+    def __init__(self, cfg: MuseGANConfig):
+        super().__init__()
+        hidden = cfg.ch(1024)
+        self.net = nn.Sequential(
+            nn.ConvTranspose1d(cfg.z_dim, hidden, kernel_size=cfg.n_bars),  # length 1 -> n_bars
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(),
+            nn.Conv1d(hidden, cfg.z_dim, kernel_size=1),
+            nn.BatchNorm1d(cfg.z_dim),
+            nn.ReLU(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        out = self.net(z.unsqueeze(-1))  # (B, z_dim, n_bars)
+        return out.transpose(1, 2)  # (B, n_bars, z_dim)
+
+
+class BarGenerator(nn.Module):
+    """One bar of one track from its 4*z_dim conditioning vector: (N, 4*z_dim) -> (N, steps, pitches).
+
+    Dense to (2 steps, 1), transposed convs doubling time to ``steps_per_bar``, then over pitch by a
+    factor 7 (octaves) and 12 (semitones within an octave) to ``n_pitches`` = 84.
+    """
+
+    def __init__(self, cfg: MuseGANConfig):
+        super().__init__()
+        assert cfg.steps_per_bar % 2 == 0 and cfg.n_pitches % 12 == 0
+        c1, c2, c3 = cfg.ch(512), cfg.ch(256), cfg.ch(256)
+        self.c1 = c1
+        self.dense = nn.Sequential(nn.Linear(4 * cfg.z_dim, 2 * c1), nn.BatchNorm1d(2 * c1), nn.ReLU())
+        time_layers, steps, ch = [], 2, c1
+        while steps < cfg.steps_per_bar:
+            time_layers += [nn.ConvTranspose2d(ch, c2, (2, 1), (2, 1)), nn.BatchNorm2d(c2), nn.ReLU()]
+            steps, ch = steps * 2, c2
+        assert steps == cfg.steps_per_bar, "steps_per_bar must be 2 times a power of two"
+        octaves = cfg.n_pitches // 12
+        self.time = nn.Sequential(*time_layers)
+        self.pitch = nn.Sequential(
+            nn.ConvTranspose2d(ch, c3, (1, octaves), (1, octaves)),
+            nn.BatchNorm2d(c3),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c3, 1, (1, 12), (1, 12)),
+            nn.Tanh(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.dense(x).view(-1, self.c1, 2, 1)  # (N, C, 2 steps, 1 pitch)
+        h = self.time(h)  # (N, C, steps, 1)
+        h = self.pitch(h)  # (N, 1, steps, pitches)
+        return h.squeeze(1)
+
+
+class Generator(nn.Module):
+    """Four latents -> a phrase: values in [-1, 1], shape (B, n_bars, steps, pitches, tracks).
+
+    Inputs: chords (B, z), style (B, z), melody (B, tracks, z), groove (B, tracks, z).
+    """
+
+    def __init__(self, cfg: MuseGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.chords = TemporalNetwork(cfg)
+        self.melody = nn.ModuleList(TemporalNetwork(cfg) for _ in range(cfg.n_tracks))
+        self.bars = nn.ModuleList(BarGenerator(cfg) for _ in range(cfg.n_tracks))
+
+    def forward(self, chords, style, melody, groove) -> torch.Tensor:
+        cfg = self.cfg
+        b, nb = chords.shape[0], cfg.n_bars
+        chords_t = self.chords(chords)  # (B, bars, z)
+        style_t = style.unsqueeze(1).expand(b, nb, cfg.z_dim)  # (B, bars, z)
+        tracks = []
+        for t in range(cfg.n_tracks):
+            melody_t = self.melody[t](melody[:, t])  # (B, bars, z)
+            groove_t = groove[:, t].unsqueeze(1).expand(b, nb, cfg.z_dim)  # (B, bars, z)
+            x = torch.cat([chords_t, style_t, melody_t, groove_t], dim=-1)  # (B, bars, 4z)
+            bars = self.bars[t](x.reshape(b * nb, -1))  # (B*bars, steps, pitches)
+            tracks.append(bars.view(b, nb, cfg.steps_per_bar, cfg.n_pitches))
+        return torch.stack(tracks, dim=-1)  # (B, bars, steps, pitches, tracks)
+
+
+class Critic(nn.Module):
+    """WGAN critic: (B, bars, steps, pitches, tracks) -> (B,) unbounded scores. No batch norm.
+
+    Tracks are the input channels of 3D convolutions over (bars, steps, pitches): the first layers
+    collapse bars, the next pitch (12 semitones, then octaves), the last time.
+    """
+
+    def __init__(self, cfg: MuseGANConfig):
+        super().__init__()
+        c, cd = cfg.ch(128), cfg.ch(1024)
+        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
+        layers = [nn.Conv3d(cfg.n_tracks, c, (2, 1, 1)), act()]  # bars -> bars - 1
+        if cfg.n_bars > 2:
+            layers += [nn.Conv3d(c, c, (cfg.n_bars - 1, 1, 1)), act()]  # -> 1
+        octaves = cfg.n_pitches // 12
+        layers += [
+            nn.Conv3d(c, c, (1, 1, 12), (1, 1, 12)),  # pitches -> octaves
+            act(),
+            nn.Conv3d(c, c, (1, 1, octaves), (1, 1, octaves)),  # -> 1
+            act(),
+        ]
+        steps = cfg.steps_per_bar
+        while steps > 4:
+            layers += [nn.Conv3d(c, c, (1, 2, 1), (1, 2, 1)), act()]  # time / 2
+            steps //= 2
+        layers += [nn.Conv3d(c, 2 * c, (1, steps, 1)), act()]  # -> 1
+        self.conv = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(2 * c, cd), act(), nn.Linear(cd, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.permute(0, 4, 1, 2, 3)  # (B, tracks, bars, steps, pitches)
+        h = self.conv(h)  # (B, 2c, 1, 1, 1)
+        return self.head(h).squeeze(-1)  # (B,)
+
+
+def sample_latents(cfg: MuseGANConfig, batch: int, generator: torch.Generator | None = None) -> dict:
+    """Standard-normal latents: chords/style (B, z), melody/groove (B, tracks, z)."""
+    z, t = cfg.z_dim, cfg.n_tracks
+    shapes = {"chords": (batch, z), "style": (batch, z), "melody": (batch, t, z), "groove": (batch, t, z)}
+    return {k: torch.randn(s, generator=generator) for k, s in shapes.items()}
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor):
+    """WGAN-GP penalty: mean over the batch of (||d critic / d x||_2 - 1)^2 at x = eps*real + (1-eps)*fake.
+
+    ``eps`` has shape (B,) in [0, 1]. The caller multiplies by the weight (10).
+    """
+    e = eps.view(-1, *([1] * (real.dim() - 1)))
+    x = (e * real + (1 - e) * fake).requires_grad_(True)
+    score = critic(x)
+    (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+    norm = grad.flatten(1).norm(2, dim=1)  # (B,)
+    return ((norm - 1) ** 2).mean()

@@ -1,0 +1,1 @@
+"""Training loops (one module per model) and the helpers they share (loop.py)."""

@@ -1,0 +1,132 @@
+"""Helpers every training loop shares: seeding, a progress display, Ctrl-C handling, early stopping,
+RNG state in checkpoints and the loss-curve PNG."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def step_seed(seed: int, step: int) -> int:
+    """A seed derived from (seed, step): data order and dropout at a step do not depend on history,
+    so a resumed run repeats the uninterrupted one exactly."""
+    return int(np.random.default_rng([seed, step]).integers(2**62))
+
+
+def rng_state() -> dict[str, torch.Tensor]:
+    """Torch RNG states as tensors, for the optimizer file of a checkpoint."""
+    out = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        out["rng.cuda"] = torch.cuda.get_rng_state()
+    return out
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor]) -> None:
+    if "rng.torch" in tensors:
+        torch.set_rng_state(tensors["rng.torch"])
+    if "rng.cuda" in tensors and torch.cuda.is_available():
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+
+
+class Progress:
+    """A tqdm bar with loss and ETA on a terminal; plain lines (about 20 per run) otherwise."""
+
+    def __init__(self, total: int, initial: int = 0, desc: str = "train"):
+        self.total, self.desc, self.t0, self.start = total, desc, time.perf_counter(), initial
+        self.every = max(1, total // 20)
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
+
+    def update(self, step: int, **values: float) -> None:
+        text = " ".join(f"{k} {v:.4f}" for k, v in values.items())
+        if self.bar is not None:
+            self.bar.update(step - self.bar.n)
+            self.bar.set_postfix_str(text, refresh=False)
+        elif step % self.every == 0 or step == self.total:
+            rate = (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
+            eta = (self.total - step) / rate if rate > 0 else 0.0
+            print(f"{self.desc} step {step}/{self.total} {text} eta {eta:.0f}s", file=sys.stderr, flush=True)
+
+    def write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[dict]:
+    """Catch Ctrl-C (SIGINT) as a flag, so the loop can finish its step, save and stop cleanly.
+
+    Yields a dict whose "stop" becomes True on the first Ctrl-C; a second Ctrl-C interrupts at once.
+    """
+    flag = {"stop": False}
+
+    def handler(signum, frame):
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+        print("\ninterrupted: saving a checkpoint, then stopping (Ctrl-C again to abort)", file=sys.stderr)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave Ctrl-C alone
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class EarlyStopping:
+    """Stop when the validation loss has not improved for ``patience`` evaluations."""
+
+    def __init__(self, patience: int, best: float = float("inf"), bad: int = 0):
+        self.patience, self.best, self.bad = patience, best, bad
+
+    def update(self, loss: float) -> bool:
+        """Record one validation loss; True when it is the best so far."""
+        if loss < self.best:
+            self.best, self.bad = loss, 0
+            return True
+        self.bad += 1
+        return False
+
+    @property
+    def stop(self) -> bool:
+        return self.bad >= self.patience
+
+    def to_dict(self) -> dict:
+        return {"patience": self.patience, "best": self.best, "bad": self.bad}
+
+
+def write_loss_curve(history: dict[str, list[float]], folder: str | Path, xlabel: str = "epoch") -> Path:
+    """losses.png beside the checkpoint."""
+    from composer.plots import plot_losses
+
+    path = Path(folder) / "losses.png"
+    plot_losses(history, path, xlabel=xlabel)
+    return path

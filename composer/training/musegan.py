@@ -1,0 +1,233 @@
+"""WGAN-GP training of the MuseGAN: `composer train --model musegan`.
+
+Five critic steps per generator step, gradient-penalty weight 10, Adam (betas 0.5, 0.9). Every
+random draw of a step (batches, latents, penalty mixing weights) is derived from (seed, step), so a
+resumed run repeats the uninterrupted one exactly. The generator's weights go to the checkpoint's
+model file; the critic's weights and both optimizers go to its train-state file.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
+from composer.corpora import load_corpus
+from composer.device import autocast, pick_device
+from composer.errors import CheckpointError, ComposerError
+from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_penalty, sample_latents
+from composer.training.loop import Progress, interruptible, step_seed, write_loss_curve
+from composer.training.musegan_data import batch_indices, to_phrases
+
+# Width multipliers; "default" (= "small") is the size shipped for CPU training, "book" the GDL size.
+SIZES = {"tiny": 0.03125, "small": 0.25, "default": 0.25, "book": 1.0}
+SATB = ("Soprano", "Alto", "Tenor", "Bass")
+CHOIR_AAHS = 52
+GP_WEIGHT = 10.0
+CRITIC_STEPS = 5
+HISTORY_KEYS = ("critic", "generator", "gp")
+
+
+class Divergence(ComposerError):
+    """A NaN or infinite loss."""
+
+
+def train_musegan(
+    corpus_source: str = "bach",
+    out: str | None = None,
+    steps: int | None = None,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    resume: bool = False,
+    device: str = "auto",
+    size: str = "default",
+    width: float | None = None,
+    n_bars: int = 2,
+    z_dim: int = 32,
+    tracks: int = 4,
+    phrase_bars: int | None = None,
+    sample_every: int = 200,
+    save_every: int = 100,
+    **_ignored,
+) -> Path:
+    """Train (or resume) a MuseGAN and return its checkpoint folder.
+
+    ``steps`` counts generator steps in total (a resumed run trains up to it). Ctrl-C saves and stops;
+    a NaN/inf loss stops with a ComposerError and leaves the last good checkpoint in place.
+    """
+    dev = pick_device(device)
+    steps = 2000 if steps is None else steps
+    folder = Path(out or f"checkpoints/musegan-{Path(str(corpus_source)).name}")
+    corpus = load_corpus(corpus_source, seed=seed)
+    state = None
+    if resume:
+        meta, model_state, state = load_checkpoint(folder, with_train_state=True)
+        if meta.get("model") != "musegan":
+            raise CheckpointError(f"{folder}: holds a {meta.get('model')!r} model, not musegan")
+        cfg = MuseGANConfig.from_dict(meta["config"])
+        seed, lr, batch_size = meta["train"]["seed"], meta["train"]["lr"], meta["train"]["batch_size"]
+    else:
+        width = width or SIZES[size]
+        cfg = MuseGANConfig(n_tracks=tracks, n_bars=phrase_bars or n_bars, z_dim=z_dim, width=width)
+        meta = _new_meta(cfg, corpus, corpus_source, seed, lr, batch_size)
+    data = torch.from_numpy(to_phrases(corpus.split("train"), cfg.n_bars, cfg.n_tracks, cfg.n_pitches))
+    meta["corpus"]["phrases"] = len(data)
+    if not resume:
+        meta["tracks"] = _track_meta(corpus, corpus_source, cfg.n_tracks)
+    torch.manual_seed(seed)  # weight init; later draws are step-derived
+    gen, critic = Generator(cfg).to(dev), Critic(cfg).to(dev)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.9))
+    opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+    if state is not None:
+        _restore(gen, critic, opt_g, opt_c, model_state, state, meta)
+    _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every)
+    return folder
+
+
+def _new_meta(cfg, corpus, source, seed, lr, batch_size) -> dict:
+    return {
+        "model": "musegan",
+        "config": cfg.to_dict(),
+        "corpus": {"source": str(source), "name": corpus.name, "split": "train", **corpus.settings},
+        "time_signature": [4, 4],
+        "resolution": 4,
+        "bpm": 100.0,
+        "representation": {"kind": "pianoroll", "lowest_pitch": 24, "n_pitches": cfg.n_pitches},
+        "train": {
+            "seed": seed,
+            "lr": lr,
+            "batch_size": batch_size,
+            "critic_steps": CRITIC_STEPS,
+            "gp_weight": GP_WEIGHT,
+            "adam_betas": [0.5, 0.9],
+        },
+        "rng": {"scheme": "every draw derived from (seed, step) by training.loop.step_seed", "seed": seed},
+        "step": 0,
+        "history": {k: [] for k in HISTORY_KEYS},
+        "seconds": 0.0,
+    }
+
+
+def _track_meta(corpus, source, n_tracks: int) -> list[dict]:
+    """Names and GM programs of the model tracks: SATB for bach, else by voice order."""
+    if str(source) == "bach" and n_tracks == 4:
+        return [{"name": n, "program": CHOIR_AAHS} for n in SATB]
+    from composer.training.musegan_data import to_voice_order
+
+    programs: list[list[int]] = [[] for _ in range(n_tracks)]
+    for score in corpus.pieces:
+        voiced = to_voice_order(score, n_tracks)
+        for i, t in enumerate(voiced.tracks if voiced else []):
+            programs[i].append(t.program)
+    return [
+        {"name": f"Voice {i + 1}", "program": int(np.bincount(p).argmax()) if p else 0}
+        for i, p in enumerate(programs)
+    ]
+
+
+def _restore(gen, critic, opt_g, opt_c, model_state, state, meta) -> None:
+    gen.load_state_dict(model_state)
+    critic.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("critic.")})
+    for prefix, opt in (("opt_g.", opt_g), ("opt_c.", opt_c)):
+        tensors = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+        optimizer_from_tensors(opt, tensors, meta["optimizers"][prefix[:-1]])
+
+
+def save_musegan(folder, meta, gen, critic, opt_g, opt_c) -> None:
+    """One atomic checkpoint: generator weights; critic and optimizer states for --resume."""
+    train_state = {f"critic.{k}": v for k, v in critic.state_dict().items()}
+    meta["optimizers"] = {}
+    for name, opt in (("opt_g", opt_g), ("opt_c", opt_c)):
+        tensors, info = optimizer_to_tensors(opt)
+        train_state.update({f"{name}.{k}": v for k, v in tensors.items()})
+        meta["optimizers"][name] = info
+    save_checkpoint(folder, meta, gen.state_dict(), train_state)
+
+
+def train_step(gen, critic, opt_g, opt_c, data, cfg, batch_size, seed, step, dev) -> dict[str, float]:
+    """One generator step after CRITIC_STEPS critic steps. Returns the losses of the last critic step."""
+    g = torch.Generator().manual_seed(step_seed(seed, step))
+    for k in range(CRITIC_STEPS):
+        idx = torch.from_numpy(batch_indices(len(data), batch_size, seed, step, k))
+        real = data[idx].to(dev).float() * 2 - 1  # (B, bars, steps, pitches, tracks) in {-1, 1}
+        z = {key: v.to(dev) for key, v in sample_latents(cfg, batch_size, g).items()}
+        eps = torch.rand(batch_size, generator=g).to(dev)
+        with autocast(dev):
+            with torch.no_grad():
+                fake = gen(**z)
+            w_dist = critic(real).mean() - critic(fake).mean()
+            gp = gradient_penalty(critic, real, fake.float(), eps)
+            loss_c = -w_dist + GP_WEIGHT * gp
+        opt_c.zero_grad(set_to_none=True)
+        loss_c.backward()
+        opt_c.step()
+    z = {key: v.to(dev) for key, v in sample_latents(cfg, batch_size, g).items()}
+    with autocast(dev):
+        loss_g = -critic(gen(**z)).mean()
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return {"critic": loss_c.item(), "generator": loss_g.item(), "gp": gp.item()}
+
+
+def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every) -> None:
+    cfg, tr = MuseGANConfig.from_dict(meta["config"]), meta["train"]
+    progress = Progress(steps, initial=meta["step"], desc="musegan")
+    gen.train()
+    critic.train()
+    t0, done = time.perf_counter(), meta["step"]
+    last_saved = meta["step"]
+    try:
+        with interruptible() as flag:
+            while meta["step"] < steps and not flag["stop"]:
+                step = meta["step"] + 1
+                losses = train_step(
+                    gen, critic, opt_g, opt_c, data, cfg, tr["batch_size"], tr["seed"], step, dev
+                )
+                bad = [k for k, v in losses.items() if not math.isfinite(v)]
+                if bad:
+                    raise Divergence(
+                        f"training diverged at step {step} ({bad[0]} loss {losses[bad[0]]}); "
+                        f"kept the last good checkpoint in {folder} (step {last_saved})"
+                    )
+                for k in HISTORY_KEYS:
+                    meta["history"][k].append(round(losses[k], 5))
+                meta["step"] = step
+                progress.update(step, critic=losses["critic"], gen=losses["generator"], gp=losses["gp"])
+                if sample_every and step % sample_every == 0:
+                    write_samples(gen, meta, folder, dev)
+                    gen.train()
+                if step % save_every == 0 or step == steps:
+                    meta["seconds"] = round(meta["seconds"] + time.perf_counter() - t0, 2)
+                    t0 = time.perf_counter()
+                    save_musegan(folder, meta, gen, critic, opt_g, opt_c)
+                    last_saved = step
+    finally:
+        progress.close()
+    if meta["step"] != last_saved:  # stopped by Ctrl-C between saves
+        meta["seconds"] = round(meta["seconds"] + time.perf_counter() - t0, 2)
+        save_musegan(folder, meta, gen, critic, opt_g, opt_c)
+    if meta["step"] > done:
+        write_loss_curve(meta["history"], folder, xlabel="generator step")
+        progress.write(f"musegan: step {meta['step']}, checkpoint in {folder}")
+
+
+def write_samples(gen, meta, folder, dev, n: int = 2) -> Path:
+    """Piano-roll PNG of ``n`` phrases from fixed latents (the same at every step), in samples/."""
+    from composer.generation.musegan import to_score
+    from composer.plots import plot_pianoroll
+
+    cfg = MuseGANConfig.from_dict(meta["config"])
+    gen.eval()
+    z = sample_latents(cfg, n, torch.Generator().manual_seed(meta["train"]["seed"]))
+    with torch.no_grad():
+        roll = gen(**{k: v.to(dev) for k, v in z.items()}).float().cpu().numpy()  # (n, bars, S, P, T)
+    roll = roll.reshape(-1, *roll.shape[2:])  # (n * bars, S, P, T): the phrases one after another
+    path = Path(folder) / "samples" / f"step-{meta['step']:06d}.png"
+    plot_pianoroll(to_score(roll, meta), path, title=f"fixed-latent samples, step {meta['step']}")
+    return path

@@ -1,0 +1,289 @@
+"""The live scheduler, timeline, clock follower and bar stream, with an injected clock: no waiting."""
+
+import threading
+
+import pytest
+
+from composer.live.events import Timeline, from_midifile, looped, to_events, with_clock
+from composer.live.ports import PortError
+from composer.live.scheduler import SPIN, Player, play
+from composer.live.stream import BarStream
+from composer.live.sync import ClockFollower
+from composer.music import Note, Score, Track
+
+
+class FakeClock:
+    """Time moves only when slept, plus 1 us per reading (so a spin loop ends)."""
+
+    def __init__(self):
+        self.t = 100.0
+        self.sleeps = []
+
+    def now(self):
+        self.t += 1e-6
+        return self.t
+
+    def sleep(self, seconds):
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+class FakePort:
+    name = "fake:in"
+
+    def __init__(self, fail_after=None, vanish_after=None):
+        self.sent = []
+        self.fail_after, self.vanish_after = fail_after, vanish_after
+
+    def send(self, msg):
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise RuntimeError("boom")
+        self.sent.append(tuple(msg))
+
+    def alive(self):
+        return self.vanish_after is None or len(self.sent) < self.vanish_after
+
+
+def score(notes_per_track, bpm=120.0):
+    tracks = [Track(name=f"t{i}", program=10 + i, notes=notes) for i, notes in enumerate(notes_per_track)]
+    return Score(tracks=tracks, bpm=bpm)
+
+
+def test_times_are_absolute_no_drift():
+    clock, port = FakeClock(), FakePort()
+    events = [(i * 0.25, (0xF8,)) for i in range(20_000)]  # a clock pulse every 16th for 5000 beats
+    stats = play(events, port, Timeline.fixed(137.0), clock=clock.now, sleep=clock.sleep, record=True)
+    start = stats.targets[0]
+    for i in (1, 999, 19_999):
+        assert stats.targets[i] == pytest.approx(start + i * 0.25 * 60 / 137.0, abs=1e-9)
+    errors = stats.errors()
+    assert max(errors) < 1e-5 and min(errors) >= 0
+    assert abs(errors[-1] - errors[0]) < 1e-5  # no error builds up over 36 minutes of music
+    assert max(clock.sleeps) <= 0.02 + 1e-12  # long waits are split so the timeline is re-read
+
+
+def test_sleeps_until_shortly_before_then_spins():
+    clock, port = FakeClock(), FakePort()
+    play([(0.0, (0xF8,)), (1.0, (0xF8,))], port, Timeline.fixed(60.0), clock=clock.now, sleep=clock.sleep)
+    assert sum(clock.sleeps) == pytest.approx(1.0 - SPIN, abs=1e-3)
+
+
+def test_note_events_are_ordered_with_offs_first():
+    s = score([[Note(0, 4, 60), Note(4, 4, 60)], [Note(0, 8, 48)]])
+    events = to_events(s)
+    assert events[:2] == [(0.0, (0xC0, 10)), (0.0, (0xC1, 11))]
+    assert events[2:] == [
+        (0.0, (0x90, 60, 80)),
+        (0.0, (0x91, 48, 80)),
+        (1.0, (0x80, 60, 0)),
+        (1.0, (0x90, 60, 80)),
+        (2.0, (0x80, 60, 0)),
+        (2.0, (0x81, 48, 0)),
+    ]
+
+
+def test_drum_tracks_go_to_channel_10():
+    s = Score(tracks=[Track(notes=[Note(0, 1, 36)], is_drum=True), Track(notes=[Note(0, 1, 60)])])
+    events = to_events(s)
+    assert (0.0, (0x99, 36, 80)) in events and (0.0, (0x90, 60, 80)) in events
+    assert all(msg[0] != 0xC9 for _, msg in events)  # no program change on drums
+
+
+def _open_notes(sent):
+    open_ = {}
+    for msg in sent:
+        kind, key = msg[0] & 0xF0, (msg[0] & 0x0F, msg[1] if len(msg) > 1 else None)
+        if kind == 0x90 and msg[2] > 0:
+            open_[key] = open_.get(key, 0) + 1
+        elif kind in (0x80, 0x90) and open_.get(key):
+            open_[key] -= 1
+    return {k: v for k, v in open_.items() if v}
+
+
+def _panic_tail(sent, channels):
+    tail = []
+    for ch in channels:
+        tail += [(0xB0 | ch, 64, 0), (0xB0 | ch, 120, 0), (0xB0 | ch, 123, 0)]
+    return sent[-len(tail) :] == tail
+
+
+@pytest.mark.parametrize("failure", ["exception", "interrupt", "vanish"])
+def test_any_ending_silences_open_notes(failure):
+    clock = FakeClock()
+    port = FakePort(vanish_after=4) if failure == "vanish" else FakePort()
+    s = score([[Note(i, 8, 60 + i) for i in range(16)], [Note(0, 32, 40)]])
+    events = to_events(s)
+
+    def feed():
+        for i, e in enumerate(events):
+            if i == 10 and failure == "exception":
+                raise ValueError("generator failed")
+            if i == 10 and failure == "interrupt":
+                raise KeyboardInterrupt
+            yield e
+
+    expected = {"exception": ValueError, "interrupt": KeyboardInterrupt, "vanish": PortError}[failure]
+    with pytest.raises(expected):
+        play(feed(), port, Timeline.fixed(600.0), clock=clock.now, sleep=clock.sleep)
+    assert _open_notes(port.sent) == {}
+    assert _panic_tail(port.sent, [0, 1])
+
+
+def test_normal_end_sends_controllers_and_no_extra_note_offs():
+    clock, port = FakeClock(), FakePort()
+    events = to_events(score([[Note(0, 2, 60)]]))
+    stats = play(events, port, Timeline.fixed(600.0), clock=clock.now, sleep=clock.sleep)
+    assert stats.silenced == 0
+    assert port.sent == [
+        (0xC0, 10),
+        (0x90, 60, 80),
+        (0x80, 60, 0),
+        (0xB0, 64, 0),
+        (0xB0, 120, 0),
+        (0xB0, 123, 0),
+    ]
+
+
+def test_clock_out_is_24_per_beat_with_start_and_stop():
+    events = list(with_clock([(0.0, (0x90, 60, 1)), (2.0, (0x80, 60, 0))], end=4.0))
+    statuses = [m[0] for _, m in events]
+    assert statuses[0] == 0xFA and statuses[-1] == 0xFC
+    pulses = [b for b, m in events if m == (0xF8,)]
+    assert len(pulses) == 4 * 24 + 1 and pulses[24] == 1.0
+
+
+def test_interrupted_clock_gets_stop():
+    clock, port = FakeClock(), FakePort(fail_after=None)
+
+    def feed():
+        yield from list(with_clock([(0.0, (0x90, 60, 1)), (8.0, (0x80, 60, 0))]))[:30]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        play(feed(), port, Timeline.fixed(120.0), clock=clock.now, sleep=clock.sleep)
+    assert port.sent[-1] == (0xFC,) and _open_notes(port.sent) == {}
+
+
+def test_tempo_map_loop_and_bpm_override():
+    t = Timeline([(0.0, 0.5), (4.0, 0.25)], loop=8.0)
+    assert t.seconds(4.0) == 2.0 and t.seconds(8.0) == 3.0 and t.seconds(10.0) == 4.0
+    assert t.scaled(240.0).seconds(8.0) == 1.5
+    assert list(looped([(0.0, (1,)), (1.0, (2,))], 2.0, 2)) == [
+        (0.0, (1,)),
+        (1.0, (2,)),
+        (2.0, (1,)),
+        (3.0, (2,)),
+    ]
+
+
+def test_from_midifile_keeps_order_and_tempo_changes():
+    import mido
+
+    mid = mido.MidiFile(ticks_per_beat=96)
+    tr = mido.MidiTrack()
+    tr += [
+        mido.MetaMessage("set_tempo", tempo=500_000),
+        mido.Message("note_on", note=60, velocity=64),
+        mido.MetaMessage("set_tempo", tempo=250_000, time=96),
+        mido.Message("note_off", note=60, time=0),
+    ]
+    mid.tracks.append(tr)
+    piece = from_midifile(mid)
+    assert piece.events == [(0.0, (0x90, 60, 64)), (1.0, (0x80, 60, 64))]
+    assert piece.tempos == [(0.0, 0.5), (1.0, 0.25)] and piece.length == 1.0
+
+
+def test_clock_follower_tempo_start_stop_continue():
+    f = ClockFollower()
+    assert f.at(0.0) is None
+    f.on_message([0xFA], 10.0)
+    assert f.at(0.0) is None  # Start, but beat 0 is the first pulse
+    spb = 0.4  # 150 bpm
+    for k in range(48):
+        f.on_message([0xF8], 10.01 + k * spb / 24)
+    assert f.bpm == pytest.approx(150.0)
+    assert f.at(2.0) == pytest.approx(10.01 + 2 * spb)
+    for k in range(48, 72):  # speeds up to 200 bpm; the window follows within a beat
+        f.on_message([0xF8], 10.01 + 47 * spb / 24 + (k - 47) * 0.3 / 24)
+    assert f.bpm == pytest.approx(200.0)
+    f.on_message([0xFC], 20.0)
+    assert f.at(3.0) is None
+    f.on_message([0xFB], 30.0)
+    assert f.at(3.0) is None  # waits for the first pulse after Continue
+    f.on_message([0xF8], 30.5)
+    f.on_message([0xF8], 30.5 + 0.3 / 24)
+    assert f.at(3.0 + 1 / 24) == pytest.approx(30.5 + 0.3 / 24)
+
+
+def test_player_waits_while_external_clock_is_stopped_and_silences():
+    clock, port = FakeClock(), FakePort()
+
+    class Stopped:
+        calls = 0
+
+        def at(self, beat):
+            self.calls += 1
+            return clock.t if beat == 0 or self.calls > 50 else None
+
+        def begin(self, now):
+            pass
+
+    player = Player(port, clock=clock.now, sleep=clock.sleep)
+    player.play([(0.0, (0x90, 60, 90)), (1.0, (0x80, 60, 0))], Stopped())
+    assert port.sent[1] == (0x80, 60, 0)  # the held note was released while stopped
+
+
+def fake_bars(n=None, fail_at=None):
+    """One-bar Scores (4/4, 16 steps): a note per beat, the last one held into the next bar."""
+    k = 0
+    while n is None or k < n:
+        if k == fail_at:
+            raise RuntimeError("model failed")
+        yield score([[Note(0, 4, 60 + k % 12), Note(12, 8, 72)], [Note(0, 16, 48)]])
+        k += 1
+
+
+def test_bar_stream_orders_events_across_bars():
+    stream = BarStream(fake_bars(), n_bars=3, channels=[2, 5]).start()
+    events = list(stream.events())
+    stream.close()
+    beats = [b for b, _ in events]
+    assert beats == sorted(beats)
+    assert events[:2] == [(0.0, (0xC2, 10)), (0.0, (0xC5, 11))]
+    ons = [(b, m) for b, m in events if m[0] & 0xF0 == 0x90]
+    offs = [(b, m) for b, m in events if m[0] & 0xF0 == 0x80]
+    assert len(ons) == len(offs) == 9
+    assert (5.0, (0x82, 72, 0)) in events and (9.0, (0x82, 72, 0)) in events  # sustained across bars
+    at4 = [m for b, m in events if b == 4.0]
+    assert at4.index((0x85, 48, 0)) < at4.index((0x95, 48, 80))  # offs before ons at a bar line
+    assert len(stream.stats.bar_seconds) == 3
+
+
+def test_bar_stream_passes_generator_errors_to_the_player():
+    clock, port = FakeClock(), FakePort()
+    stream = BarStream(fake_bars(fail_at=2), n_bars=10).start()
+    with pytest.raises(RuntimeError, match="model failed"):
+        play(stream.events(), port, Timeline.fixed(240.0), clock=clock.now, sleep=clock.sleep)
+    stream.close()
+    assert _open_notes(port.sent) == {}
+
+
+def test_bar_stream_headroom_and_waits():
+    gate = threading.Event()
+
+    def slow():
+        yield from fake_bars(1)
+        gate.wait(5)
+        yield from fake_bars(1)
+
+    stream = BarStream(slow(), n_bars=2, bpm=120.0).start()
+    it = stream.events()
+    first_events = [next(it) for _ in range(5)]
+    assert first_events[0][1][0] & 0xF0 == 0xC0
+    threading.Timer(0.05, gate.set).start()
+    rest = list(it)
+    stream.close()
+    assert stream.stats.waits == 1 and stream.stats.waited > 0
+    assert stream.stats.music_seconds_per_bar == 2.0
+    assert stream.stats.headroom() is not None and len(rest) > 0

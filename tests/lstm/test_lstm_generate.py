@@ -1,0 +1,166 @@
+"""`composer generate --model lstm`: exact bar counts, seeds, priming, stream_bars, errors."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import pytest
+from click.testing import CliRunner
+from conftest import write_piece
+
+from composer.cli import main
+from composer.midi_io import read_midi
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+TICKS_PER_BAR = 480 * 4
+COMPOSER = [sys.executable, "-c", "from composer.cli import main; main()"]
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, ["generate", *args])
+
+
+def check_midi(data: bytes, tmp_path: Path, bars: int) -> mido.MidiFile:
+    """Valid MIDI of exactly ``bars`` 4/4 bars where every note-on has its note-off."""
+    path = tmp_path / "check.mid"
+    path.write_bytes(data)
+    mid = mido.MidiFile(path)
+    ends = []
+    for track in mid.tracks:
+        tick, sounding = 0, {}
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                sounding[msg.channel, msg.note] = sounding.get((msg.channel, msg.note), 0) + 1
+            elif msg.type in ("note_on", "note_off"):
+                sounding[msg.channel, msg.note] -= 1
+        assert all(v == 0 for v in sounding.values())
+        ends.append(tick)
+    assert max(ends) == bars * TICKS_PER_BAR
+    assert read_midi(path).n_bars == bars
+    return mid
+
+
+@pytest.mark.parametrize("bars", [8, 3, 13])
+def test_exact_bar_count_from_the_shipped_checkpoint(bars, tmp_path):
+    result = run("--bars", str(bars))
+    assert result.exit_code == 0, result.output
+    check_midi(result.stdout_bytes, tmp_path, bars)
+    score = read_midi(tmp_path / "check.mid")
+    assert score.n_notes >= 16 and score.time_signature == (4, 4)
+    assert [t.name for t in score.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes():
+    a, b, c = run("--seed", "7", "--top-k", "20"), run("--seed", "7", "--top-k", "20"), run("--seed", "8")
+    assert a.stdout_bytes == b.stdout_bytes
+    assert a.stdout_bytes != c.stdout_bytes
+
+
+def test_sampling_options_and_bpm(tmp_path):
+    result = run("--bars", "2", "--temperature", "0.5", "--top-p", "0.8", "--bpm", "60")
+    assert result.exit_code == 0
+    mid = check_midi(result.stdout_bytes, tmp_path, 2)
+    assert mid.length == pytest.approx(2 * 4.0)
+    assert run("--top-p", "0").exit_code == 2
+
+
+def test_prime_included_and_excluded(tmp_path):
+    prime = tmp_path / "prime.mid"
+    write_piece(prime, 0, 1)  # about 8 bars of melody, pitches 60-72
+    notes = read_midi(prime).tracks[0].notes
+    prime_bars = read_midi(prime).n_bars
+    inc = run("--prime", str(prime), "--bars", "4", "-o", str(tmp_path / "inc.mid"))
+    exc = run("--prime", str(prime), "--bars", "4", "--no-include-prime", "-o", str(tmp_path / "exc.mid"))
+    assert inc.exit_code == 0 and exc.exit_code == 0, inc.output + exc.output
+    with_prime, without = read_midi(tmp_path / "inc.mid"), read_midi(tmp_path / "exc.mid")
+    assert with_prime.n_bars == prime_bars + 4 and without.n_bars == 4
+    assert {(n.start, n.pitch) for n in notes} <= {(n.start, n.pitch) for n in with_prime.tracks[0].notes}
+    assert all(not t.notes or t.notes[0].start >= 0 for t in without.tracks)
+    assert mido.MidiFile(tmp_path / "exc.mid").length == pytest.approx(4 * 2.4)
+
+
+def test_prime_outside_the_range_is_moved_and_told(tmp_path):
+    from composer.midi_io import write_midi
+    from composer.music import Note, Score, Track
+
+    prime = tmp_path / "high.mid"
+    write_midi(Score(tracks=[Track(notes=[Note(i * 4, 4, 100 + i % 3) for i in range(8)])]), prime)
+    result = run("--prime", str(prime), "--bars", "2", "-o", str(tmp_path / "o.mid"))
+    assert result.exit_code == 0
+    assert "moved by octaves or clamped" in result.stderr
+    assert max(n.pitch for t in read_midi(tmp_path / "o.mid").tracks for n in t.notes) < 100
+
+
+@pytest.mark.parametrize("name", ["not-midi.mid", "truncated.mid", "missing.mid"])
+def test_bad_prime_one_line_exit_2(name, tmp_path):
+    result = run("--prime", str(DATA / name), "-o", str(tmp_path / "o.mid"))
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and name in result.output
+    assert not (tmp_path / "o.mid").exists()
+
+
+def test_missing_and_corrupt_checkpoint_exit_2(tmp_path, tiny_checkpoint):
+    import shutil
+
+    result = run("--checkpoint", str(tmp_path / "nothing"))
+    assert result.exit_code == 2 and "no such checkpoint" in result.output
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_checkpoint, bad)
+    weights = next(bad.glob("model-*.safetensors"))
+    weights.write_bytes(weights.read_bytes()[:100])
+    result = run("--checkpoint", str(bad))
+    assert result.exit_code == 2 and "corrupt" in result.output and result.output.count("\n") == 1
+    (bad / "meta.json").write_text("{not json")
+    assert run("--checkpoint", str(bad)).exit_code == 2
+
+
+def test_refuses_to_write_midi_to_a_terminal():
+    leader, follower = pty.openpty()
+    proc = subprocess.run(
+        COMPOSER + ["generate", "--bars", "1"], stdout=follower, stderr=subprocess.PIPE, timeout=60
+    )
+    os.close(follower)
+    os.close(leader)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().count("\n") == 1 and "terminal" in proc.stderr.decode()
+
+
+def test_stdout_of_a_real_process_is_complete_midi(tmp_path):
+    proc = subprocess.run(COMPOSER + ["generate", "--bars", "8"], capture_output=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == b""
+    check_midi(proc.stdout, tmp_path, 8)
+
+
+def test_musicxml_and_attention_png(tmp_path):
+    result = run(
+        "--bars",
+        "2",
+        "--format",
+        "musicxml",
+        "-o",
+        str(tmp_path / "o.musicxml"),
+        "--attention-png",
+        str(tmp_path / "att.png"),
+    )
+    assert result.exit_code == 0, result.output
+    assert b"<score-partwise" in (tmp_path / "o.musicxml").read_bytes()
+    assert (tmp_path / "att.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stream_bars_contract():
+    from itertools import islice
+
+    from composer.generation.lstm import stream_bars
+
+    bars = list(islice(stream_bars(seed=3), 6))
+    assert all(b.time_signature == (4, 4) and len(b.tracks) == 4 for b in bars)
+    assert all(0 <= n.start < 16 and n.duration > 0 for b in bars for t in b.tracks for n in t.notes)
+    assert sum(b.n_notes for b in bars) >= 16
+    again = list(islice(stream_bars(seed=3), 6))
+    assert [b.tracks for b in bars] == [b.tracks for b in again]

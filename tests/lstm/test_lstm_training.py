@@ -1,0 +1,140 @@
+"""Training the attention LSTM: checkpoint round trip, exact resume, corpus mismatch, the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import mido
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import TINY
+
+from composer.cli import main
+from composer.errors import CheckpointError
+from composer.midi_io import read_midi
+from composer.training.lstm import load_lstm, train_lstm
+
+TINY_ARGS = ["--size", "tiny", "--batch-size", "4", "--seq-len", "16"]
+
+
+def test_checkpoint_round_trip(tiny_checkpoint):
+    meta, model, _ = load_lstm(tiny_checkpoint)
+    assert meta["model"] == "lstm" and meta["corpus"]["name"] == "bach"
+    assert meta["config"]["attention"] is True and meta["music"]["time_signature"] == [4, 4]
+    assert [t["name"] for t in meta["music"]["tracks"]] == ["Soprano", "Alto", "Tenor", "Bass"]
+    assert (tiny_checkpoint / "losses.png").stat().st_size > 0
+    meta2, model2, train_state = load_lstm(tiny_checkpoint / "last", with_train_state=True)
+    assert meta2["step"] == 12 and "rng.torch" in train_state
+    assert any(k.startswith("state.") for k in train_state)
+    json.dumps(meta)  # plain JSON, no pickle anywhere
+    assert not list(tiny_checkpoint.rglob("*.pt")) and not list(tiny_checkpoint.rglob("*.pkl"))
+
+
+def test_resume_continues_exactly(tmp_path):
+    straight = train_lstm("bach", steps=6, out=tmp_path / "a", **TINY)
+    train_lstm("bach", steps=3, out=tmp_path / "b", **TINY)
+    resumed = train_lstm("bach", steps=6, out=tmp_path / "b", resume=True, **TINY)
+    _, wa, _ = load_lstm(straight / "last")
+    _, wb, _ = load_lstm(resumed / "last")
+    sa, sb = wa.state_dict(), wb.state_dict()
+    assert sa.keys() == sb.keys()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_resume_with_another_corpus_is_a_clear_error(tmp_path, midi_folder, tiny_checkpoint):
+    import shutil
+
+    out = tmp_path / "ck"
+    shutil.copytree(tiny_checkpoint, out)
+    with pytest.raises(CheckpointError, match="trained on corpus 'bach'"):
+        train_lstm(str(midi_folder), steps=2, out=out, resume=True, **TINY)
+    result = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(out), "--corpus", str(midi_folder)])
+    assert result.exit_code == 2
+    assert "trained on corpus 'bach'" in result.output and "Traceback" not in result.output
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
+    result = CliRunner().invoke(main, ["train", "--out", str(tmp_path / "none"), "--resume", *TINY_ARGS])
+    assert result.exit_code == 2 and "no such checkpoint" in result.output
+
+
+def test_cli_train_then_generate(tmp_path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        main, ["train", "--corpus", "bach", "--model", "lstm", "--steps", "4", "--out", str(out), *TINY_ARGS]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "meta.json").exists() and (out / "losses.png").exists()
+    midi = tmp_path / "out.mid"
+    result = CliRunner().invoke(main, ["generate", "--checkpoint", str(out), "--bars", "2", "-o", str(midi)])
+    assert result.exit_code == 0, result.output
+    assert mido.MidiFile(midi).length == pytest.approx(2 * 4 * 60 / 100)
+
+
+def test_train_on_a_midi_folder(tmp_path, midi_folder):
+    out = tmp_path / "folder-ck"
+    result = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--corpus",
+            str(midi_folder),
+            "--steps",
+            "3",
+            "--out",
+            str(out),
+            "--transpose",
+            "2",
+            *TINY_ARGS,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["corpus"]["name"] == str(midi_folder.resolve())
+    assert len(meta["music"]["tracks"]) == 2
+    midi = tmp_path / "folder.mid"
+    result = CliRunner().invoke(main, ["generate", "--checkpoint", str(out), "--bars", "3", "-o", str(midi)])
+    assert result.exit_code == 0, result.output
+    score = read_midi(midi)
+    assert score.n_bars == 3 and mido.MidiFile(midi).length == pytest.approx(3 * 4 * 60 / 100)
+
+
+def test_changed_corpus_is_a_clear_error(tmp_path, tiny_checkpoint):
+    import shutil
+
+    out = tmp_path / "ck"
+    shutil.copytree(tiny_checkpoint, out)
+    meta = json.loads((out / "meta.json").read_text())
+    meta["corpus"]["fingerprint"] = "0" * 16
+    (out / "meta.json").write_text(json.dumps(meta))
+    result = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(out)])
+    assert result.exit_code == 2 and "has changed since this checkpoint was trained" in result.output
+
+
+def test_ctrl_c_saves_a_checkpoint_then_resume_continues(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "interrupted"
+    cmd = [
+        sys.executable,
+        "-c",
+        "from composer.cli import main; main()",
+        "train",
+        "--steps",
+        "100000",
+        "--out",
+        str(out),
+        *TINY_ARGS,
+    ]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline().startswith("training lstm on bach")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "training interrupted at step" in err and "Traceback" not in err
+    step = json.loads((out / "last" / "meta.json").read_text())["step"]
+    assert step >= 1
+    resumed = train_lstm("bach", steps=step + 2, out=out, resume=True, **TINY)
+    assert json.loads((resumed / "last" / "meta.json").read_text())["step"] == step + 2
