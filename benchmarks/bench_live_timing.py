@@ -73,19 +73,23 @@ def main() -> None:
                 if not msg.is_meta:
                     want.append((t, tuple(msg.bytes())))
             play = ["composer", "play", str(path), "--api", "jack", "--port", rx.name]
-            t0 = time.time()
-            subprocess.run(play, check=True)
+            sent_path = Path(tmp) / "sent.json"
+            t0 = time.time()  # the same code path as `composer play`, plus the player's own send times
+            subprocess.run(
+                [sys.executable, __file__, "--player", str(path), rx.name, str(sent_path)], check=True
+            )
             wall = time.time() - t0
+            sent = json.loads(sent_path.read_text())
         time.sleep(0.3)
         got = rx.messages()
         rx.close()
     finally:
         server.terminate()
         server.wait()
-    report(want, got, args, flags, play, wall)
+    report(want, got, sent, args, flags, play, wall)
 
 
-def report(want, got, args, flags, play, wall) -> None:
+def report(want, got, sent, args, flags, play, wall) -> None:
     received = [m for _, m in got][: len(want)]
     lost = len(want) - sum(1 for a, b in zip(want, received) if a[1] == b)
     err = np.array([g[0] - w[0] for g, w in zip(got, want)])
@@ -113,8 +117,24 @@ def report(want, got, args, flags, play, wall) -> None:
         "command": " ".join(play[:2])
         + f" <{args.minutes}-min {args.bpm:g}-bpm file> --api jack --port <receiver>",
     }
+    send = np.abs(np.array(sent)) * 1e3
+    out["sender_p50_p99_max_ms"] = [round(float(np.percentile(send, q)), 3) for q in (50, 99, 100)]
     print(json.dumps(out, indent=1))
 
 
+def run_player(path: str, port: str, out: str) -> None:
+    """`composer play PATH --api jack --port PORT`, recording each message's send time minus its target."""
+    from composer.live.events import Timeline, from_midifile
+    from composer.live.session import PortOptions, play_events, read_midifile
+
+    piece = from_midifile(read_midifile(path))
+    options = PortOptions(api="jack", port=port)
+    stats = play_events(piece.events, Timeline(piece.tempos), options, end=piece.length, record=True)
+    Path(out).write_text(json.dumps(stats.errors()))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--player"]:
+        run_player(*sys.argv[2:5])
+    else:
+        main()

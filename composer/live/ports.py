@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
 DEFAULT_VIRTUAL = "composer"
 SETTLE = 0.05  # seconds to let a new connection take effect
 DRAIN = 0.2  # seconds to let queued messages out before closing
+VANISHED = 3  # exit status of composer.live.watch when the port is gone
 _RTMIDI_API = {
     "alsa": "API_LINUX_ALSA",
     "jack": "API_UNIX_JACK",
@@ -121,6 +123,7 @@ class OutputPort:
     midi: object
     name: str
     target: str | None  # the destination port name, or None for a virtual port
+    watcher: subprocess.Popen | None = None
 
     def send(self, message: tuple[int, ...] | list[int]) -> None:
         try:
@@ -128,17 +131,24 @@ class OutputPort:
         except Exception as e:
             raise PortError(f"MIDI port {self.name!r} failed while sending: {e}") from None
 
+    def watch(self, api: str) -> None:
+        """Start the watchdog process (composer.live.watch) that exits once the target port is gone."""
+        if self.target is not None and self.watcher is None:
+            cmd = [sys.executable, "-m", "composer.live.watch", api, self.target]
+            self.watcher = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def alive(self) -> bool:
-        if self.target is None:
+        """False once the destination port is gone; never blocks (only asks whether the watchdog runs)."""
+        if self.watcher is None:
             return True
-        try:
-            return self.target in self.midi.get_ports()
-        except Exception:
-            return False
+        return self.watcher.poll() != VANISHED
 
     def close(self) -> None:
         """Close after DRAIN seconds: JACK delivers queued messages on its next cycles, and closing
         sooner would drop the last ones (the note-offs and controllers that end playback)."""
+        if self.watcher is not None:
+            self.watcher.kill()
+            self.watcher.wait()
         if self.midi is None:
             return
         time.sleep(DRAIN)
@@ -168,7 +178,9 @@ def open_output(api: str = "auto", port: str | None = None, virtual: str | None 
     index = _pick(names, port, "output")
     midi.open_port(index, "out")
     time.sleep(SETTLE)  # JACK connects on a later process cycle; earlier messages would be lost
-    return OutputPort(midi, names[index], names[index])
+    out = OutputPort(midi, names[index], names[index])
+    out.watch(api)
+    return out
 
 
 @dataclass
