@@ -39,9 +39,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # after the library wrote it: some replace the file
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -121,10 +121,10 @@ def _port_options(f):
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--size", type=click.Choice(["tiny", "small", "default"]), default="default", show_default=True)
 @click.option("--attention/--no-attention", default=True, show_default=True, help="Causal attention layer.")
-@click.option("--width", type=float, default=None, help="MuseGAN channel multiplier [--size: tiny 1/32, default 1/4].")
-@click.option("--tracks", type=int, default=4, show_default=True, help="MuseGAN tracks (a folder's by voice order).")
-@click.option("--phrase-bars", type=click.IntRange(2, 16), default=2, show_default=True, help="MuseGAN bars per phrase.")
-@click.option("--sample-every", type=int, default=200, show_default=True, help="MuseGAN sample PNG every N steps.")
+@click.option("--width", type=float, default=None, help="MuseGAN width [tiny 1/32, default 1/4].")
+@click.option("--tracks", type=int, default=4, show_default=True, help="MuseGAN tracks (voice order).")
+@click.option("--phrase-bars", type=click.IntRange(2, 16), default=2, help="MuseGAN bars/phrase [2].")
+@click.option("--sample-every", type=int, default=200, show_default=True, help="MuseGAN sample PNGs.")
 def train(model: str, **opts) -> None:
     """Train a model on a corpus; checkpoints, loss curve and progress as it goes."""
     musegan_opts = {k: opts.pop(k) for k in ("width", "tracks", "phrase_bars", "sample_every")}
@@ -205,7 +205,7 @@ def generate(model: str, output: str, fmt: str, play_it: bool, no_write: bool, *
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--reference", default="bach", show_default=True, help="With FILES: corpus to compare against.")
 @click.option("--nearest", is_flag=True, help="With FILES: nearest training excerpt, bars copied verbatim.")
-def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, nearest: bool, **opts) -> None:
+def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, nearest: bool, **opts):
     """Per-event NLL (nats) and accuracy of a model on a corpus split, against n-gram baselines.
 
     With FILES: music metrics (UPC, QN, tonal distance, ...) of the files against --reference.
