@@ -1,7 +1,7 @@
 """Attention-LSTM benchmarks: training throughput (causal vs the book's one-target-per-window form,
 interleaved in one run), cold `composer generate --bars 8` wall time, and repetition over 200 samples.
 
-    python benchmarks/bench_lstm.py [--reps 20] [--samples 200] [--threads 1]
+    python benchmarks/bench_lstm.py [--parts cold,repetition,throughput] [--reps 20] [--samples 200]
 
 Prints one JSON object; figures go to benchmarks/RESULTS.md by hand.
 """
@@ -84,13 +84,22 @@ def longest_run(pitches: list[int]) -> int:
 
 
 def repetition(samples: int) -> dict:
-    """Degeneracy of default sampling over ``samples`` seeds, 8 bars each."""
+    """Degeneracy of default sampling over ``samples`` seeds, 8 bars each, and the same measures on
+    the first 8 bars of every bach test piece for reference."""
+    from composer.corpora import load_corpus
     from composer.generation.lstm import generate_lstm
+    from composer.music import crop
 
-    one_pitch_soprano = one_pitch_any = 0
+    test = [crop(p, 0, 8 * p.steps_per_bar) for p in load_corpus("bach").split("test")]
+    generated = (generate_lstm(bars=8, seed=seed) for seed in range(samples))
+    return {"generated": repetition_of(generated), "bach_test_first_8_bars": repetition_of(test)}
+
+
+def repetition_of(scores) -> dict:
+    one_pitch_soprano = one_pitch_any = samples = 0
     runs, distinct, notes, soprano_distinct = [], [], [], []
-    for seed in range(samples):
-        score = generate_lstm(bars=8, seed=seed)
+    for score in scores:
+        samples += 1
         tracks = [[n.pitch for n in t.notes] for t in score.tracks]
         one_pitch_soprano += len(set(tracks[0])) <= 1
         one_pitch_any += any(len(set(p)) <= 1 for p in tracks)
@@ -117,13 +126,18 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--parts", default="cold,repetition,throughput")
+    ap.add_argument("--seq-len", type=int, default=64, help="Window length of both formulations.")
     args = ap.parse_args()
+    parts = args.parts.split(",")
     t0 = time.perf_counter()
-    result = {
-        "cold_generate": cold_generate(),
-        "repetition": repetition(args.samples),
-        "throughput": throughput(args.reps, args.threads),
-    }
+    result = {}
+    if "cold" in parts:
+        result["cold_generate"] = cold_generate()
+    if "repetition" in parts:
+        result["repetition"] = repetition(args.samples)
+    if "throughput" in parts:
+        result["throughput"] = throughput(args.reps, args.threads, seq_len=args.seq_len)
     result["seconds"] = time.perf_counter() - t0
     print(json.dumps(result, indent=1))
 

@@ -101,7 +101,9 @@ def _allowed(model: Model, stream: str, chosen: dict[str, int]) -> np.ndarray:
     values = np.asarray(model.vocab.values[stream])
     ok = np.ones(len(values), bool)
     max_shift = model.meta["representation"]["max_shift"]
-    if stream == "track":
+    if stream == "shift" and chosen.get("first"):  # start on the downbeat, not with a pickup bar
+        ok &= values == 0
+    elif stream == "track":
         ok &= values < len(model.score.tracks)
     elif stream == "pitch":
         rest_ok = chosen.get("shift") == max_shift and chosen.get("track", 0) == 0
@@ -113,9 +115,9 @@ def _allowed(model: Model, stream: str, chosen: dict[str, int]) -> np.ndarray:
     return np.concatenate([np.zeros(Vocab.N_SPECIAL, bool), ok])
 
 
-def _sample_event(model: Model, z, rng, sp: Sampling, onset: int) -> tuple[np.ndarray, dict[str, int]]:
+def _sample_event(model: Model, z, rng, sp: Sampling, onset: int, first: bool = False):
     """Sample one event's ids (4,) stream by stream, each head seeing the streams chosen before it."""
-    rt, ids, chosen, known = model.runtime, np.zeros(len(STREAMS), np.int64), {}, []
+    rt, ids, chosen, known = model.runtime, np.zeros(len(STREAMS), np.int64), {"first": first}, []
     for s in model.meta["config"]["order"]:
         i = _sample(rt.logits(s, z, known), _allowed(model, s, chosen), rng, sp)
         ids[STREAMS.index(s)] = i
@@ -140,9 +142,11 @@ def sample_events(model: Model, seed: int, sp: Sampling, prime: tuple | None = N
             rt.step(ids, pos)
             ids, pos = row, int(row_pos)
         onset = prime[2]
+    first = prime is None  # an unprimed piece starts on the downbeat
     while True:
         z, att = rt.step(ids, pos)
-        ids, chosen = _sample_event(model, z, rng, sp, onset)
+        ids, chosen = _sample_event(model, z, rng, sp, onset, first)
+        first = False
         onset += chosen["shift"]
         pos = onset % model.steps_per_bar
         yield onset, chosen, att

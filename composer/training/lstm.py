@@ -277,7 +277,7 @@ def _run(model, optimizer, data, opts, out: Path, dev, state: dict | None) -> Pa
                 new_state = _state(step, epoch_steps, history, stopper, running, optimizer)
                 if best:
                     save_checkpoint(out, build_meta(data, model.config, opts, new_state), model.state_dict())
-                    loop.write_loss_curve(history, out)
+                loop.write_loss_curve(history, out)  # every epoch: the curve goes on past the best
             if flag["stop"] or step == total or stopper.stop or step % epoch_steps == 0:
                 new_state = _state(step, epoch_steps, history, stopper, running, optimizer)
                 tensors, info = optimizer_to_tensors(optimizer)

@@ -11,7 +11,7 @@ from pathlib import Path
 import mido
 import pytest
 from click.testing import CliRunner
-from conftest import write_piece
+from lstm_helpers import write_piece
 
 from composer.cli import main
 from composer.midi_io import read_midi

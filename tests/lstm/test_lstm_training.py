@@ -8,7 +8,7 @@ import mido
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import TINY
+from lstm_helpers import TINY
 
 from composer.cli import main
 from composer.errors import CheckpointError
