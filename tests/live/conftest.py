@@ -7,13 +7,13 @@ Without a jackd binary the live tests skip (``.ci/run`` installs Debian's jackd2
 import os
 import shutil
 import subprocess
-import threading
 import time
 import uuid
 
 import pytest
+from live_receiver import Receiver
 
-from composer.live.ports import PortError, list_ports, open_input
+from composer.live.ports import PortError, list_ports
 
 JACKD = shutil.which("jackd")
 
@@ -77,36 +77,6 @@ def _wait_ready(proc, timeout=15.0):
         except PortError:
             time.sleep(0.1)
     pytest.fail("jackd did not become ready within 15 s")
-
-
-class Receiver:
-    """A JACK MIDI input (virtual port) that records (perf_counter time, message) for every message."""
-
-    def __init__(self, name=None):
-        self.client = name or f"rx-{uuid.uuid4().hex[:6]}"
-        self.lock = threading.Lock()
-        self.got = []
-        self.port = open_input(self._on, api="jack", virtual=self.client)
-        self.name = self.port.name  # "<client>:in", what --port takes
-
-    def _on(self, msg, t):
-        with self.lock:
-            self.got.append((t, tuple(msg)))
-
-    def messages(self):
-        with self.lock:
-            return list(self.got)
-
-    def wait_for(self, predicate, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate(self.messages()):
-                return True
-            time.sleep(0.01)
-        return False
-
-    def close(self):
-        self.port.close()
 
 
 @pytest.fixture

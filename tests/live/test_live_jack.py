@@ -252,7 +252,7 @@ def test_sync_follows_an_incoming_clock(receiver, tmp_path):
 
 
 def test_virtual_port_streams_to_a_client_that_connects(jack, tmp_path):
-    from conftest import Receiver
+    from live_receiver import Receiver
 
     from composer.live.ports import list_ports, open_input
 
