@@ -84,8 +84,32 @@ MODELS = ("lstm", "musegan")
 SPLITS = ("train", "validation", "test")
 
 
-def _no_model(model: str, command: str):
-    raise ComposerError(f"--model {model}: `composer {command}` does not support this model yet")
+# Options that only one model reads; giving one with the other model is an error, not silently ignored.
+ONLY_FOR = {
+    "lstm": (
+        "epochs",
+        "seq_len",
+        "transpose",
+        "patience",
+        "attention",
+        "temperature",
+        "top_k",
+        "top_p",
+        "prime",
+        "include_prime",
+        "attention_png",
+    ),
+    "musegan": ("width", "tracks", "phrase_bars", "sample_every", "vary", "programs"),
+}
+
+
+def _check_model_options(ctx: click.Context, model: str) -> None:
+    for owner, names in ONLY_FOR.items():
+        for name in names:
+            if owner != model and name in ctx.params:
+                if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
+                    flag = "--" + name.replace("_", "-")
+                    raise ComposerError(f"{flag} applies to --model {owner}, not --model {model}")
 
 
 API_CHOICES = click.Choice(["auto", "alsa", "jack", "coremidi", "winmm"])
@@ -111,7 +135,7 @@ def _port_options(f):
 @click.option("--epochs", type=int, default=None, help="Epochs to train (default 30, early stopping).")
 @click.option("--steps", type=int, default=None, help="Optimizer steps to train (instead of --epochs).")
 @click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True, help="Learning rate.")
+@click.option("--lr", type=float, default=None, help="Learning rate [lstm 2e-3, musegan 1e-3].")
 @click.option("--seq-len", type=int, default=64, show_default=True, help="Events per training window.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out", default=None, help="Checkpoint folder (default checkpoints/<model>-<corpus>).")
@@ -119,29 +143,34 @@ def _port_options(f):
 @click.option("--transpose", type=int, default=0, show_default=True, help="Augment by ±N semitones.")
 @click.option("--patience", type=int, default=4, show_default=True, help="Epochs of no better validation.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-@click.option("--size", type=click.Choice(["tiny", "small", "default"]), default="default", show_default=True)
+@click.option(
+    "--size",
+    type=click.Choice(["tiny", "small", "default", "book"]),
+    default="default",
+    show_default=True,
+    help="Model size: default trains on CPU; book is the size in Generative Deep Learning.",
+)
 @click.option("--attention/--no-attention", default=True, show_default=True, help="Causal attention layer.")
 @click.option("--width", type=float, default=None, help="MuseGAN width [tiny 1/32, default 1/4].")
 @click.option("--tracks", type=int, default=4, show_default=True, help="MuseGAN tracks (voice order).")
 @click.option("--phrase-bars", type=click.IntRange(2, 16), default=2, help="MuseGAN bars/phrase [2].")
 @click.option("--sample-every", type=int, default=200, show_default=True, help="MuseGAN sample PNGs.")
-def train(model: str, **opts) -> None:
+@click.pass_context
+def train(ctx: click.Context, model: str, **opts) -> None:
     """Train a model on a corpus; checkpoints, loss curve and progress as it goes."""
+    _check_model_options(ctx, model)
     musegan_opts = {k: opts.pop(k) for k in ("width", "tracks", "phrase_bars", "sample_every")}
     if model == "musegan":
         from composer.training.musegan import train_musegan
 
-        if opts["lr"] == 2e-3:  # the LSTM's default; the GAN uses the book's 1e-3 unless told otherwise
-            opts["lr"] = 1e-3
-        click.echo(f"wrote {train_musegan(**opts, **musegan_opts)}", err=True)
-        return
-    if model == "lstm":
+        opts["lr"] = opts["lr"] or 1e-3  # the book's Adam rate
+        folder = train_musegan(**opts, **musegan_opts)
+    else:
         from composer.training.lstm import train_lstm
 
+        opts["lr"] = opts["lr"] or 2e-3
         folder = train_lstm(**opts)
-        click.echo(f"wrote {folder}", err=True)
-        return
-    _no_model(model, "train")
+    click.echo(f"wrote {folder}", err=True)
 
 
 @main.command()
@@ -163,11 +192,21 @@ def train(model: str, **opts) -> None:
 @click.option("--vary", multiple=True, help="MuseGAN: re-sample only chords, style, melody:N or groove:N.")
 @click.option("--programs", default=None, help="MuseGAN: GM program per track, e.g. 52,52,52,52.")
 @_port_options
-def generate(model: str, output: str, fmt: str, play_it: bool, no_write: bool, **opts) -> None:
+@click.pass_context
+def generate(
+    ctx: click.Context, model: str, output: str, fmt: str, play_it: bool, no_write: bool, **opts
+) -> None:
     """Compose --bars bars and write MIDI (or MusicXML) to -o, or to stdout when it is not a terminal."""
     import sys
 
+    _check_model_options(ctx, model)
     port = {k: opts.pop(k) for k in ("api", "port", "virtual", "send_clock", "delay")}
+    if (
+        not play_it
+        and any(v not in (None, False, "auto") for v in port.values())
+        or (no_write and not play_it)
+    ):
+        raise ComposerError("--api, --port, --virtual, --clock, --delay and --no-write need --play")
     write = not (play_it and (no_write or (output == "-" and sys.stdout.isatty())))
     if write and output == "-" and sys.stdout.isatty():
         raise ComposerError("refusing to write MIDI to a terminal; redirect (> out.mid) or use -o FILE")
@@ -218,7 +257,10 @@ def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, 
         click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
         return
     if model != "lstm":
-        _no_model(model, "evaluate")
+        raise ComposerError(
+            f"--model {model} has no likelihood to measure; compose files and score them instead: "
+            "composer evaluate FILE.mid... --reference bach"
+        )
     from composer.evaluation import evaluate_lstm, format_report
 
     report = evaluate_lstm(**opts)

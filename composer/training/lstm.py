@@ -30,6 +30,7 @@ SIZES = {
     "tiny": {"embed": 8, "hidden": 32, "head_hidden": 32},
     "small": {"embed": 16, "hidden": 128, "head_hidden": 64},
     "default": {"embed": 32, "hidden": 256, "head_hidden": 128},
+    "book": {"embed": 100, "hidden": 256, "head_hidden": 128},  # the chapter's embedding 100, LSTM 256
 }
 DEFAULT_EPOCHS = 30
 
