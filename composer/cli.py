@@ -40,7 +40,13 @@ def corpus() -> None:
 @corpus.command("info")
 @click.argument("source")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a summary.")
-@click.option("--seed", default=0, show_default=True, help="Seed of the train/validation/test split.")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, None),
+    default=0,
+    show_default=True,
+    help="Seed of the train/validation/test split.",
+)
 @click.option("--no-cache", is_flag=True, help="Prepare the corpus again even if a fresh cache exists.")
 def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
     """Pieces, notes, tokens, vocabulary sizes, split sizes and skipped files of SOURCE."""
@@ -112,6 +118,12 @@ def _check_model_options(ctx: click.Context, model: str) -> None:
                     raise ComposerError(f"{flag} applies to --model {owner}, not --model {model}")
 
 
+def _for_model(opts: dict, model: str) -> dict:
+    """The options without those that only another model reads."""
+    other = {n for owner, names in ONLY_FOR.items() if owner != model for n in names}
+    return {k: v for k, v in opts.items() if k not in other}
+
+
 API_CHOICES = click.Choice(["auto", "alsa", "jack", "coremidi", "winmm"])
 
 
@@ -132,16 +144,46 @@ def _port_options(f):
 @main.command()
 @click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True, help="Model to train.")
 @click.option("--corpus", "corpus_source", default="bach", show_default=True, help='"bach" or a MIDI folder.')
-@click.option("--epochs", type=int, default=None, help="Epochs to train (default 30, early stopping).")
-@click.option("--steps", type=int, default=None, help="Optimizer steps to train (instead of --epochs).")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--lr", type=float, default=None, help="Learning rate [lstm 2e-3, musegan 1e-3].")
-@click.option("--seq-len", type=int, default=64, show_default=True, help="Events per training window.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1, None),
+    default=None,
+    help="Epochs to train (default 30, early stopping).",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(1, None),
+    default=None,
+    help="Optimizer steps to train (instead of --epochs).",
+)
+@click.option("--batch-size", type=click.IntRange(1, None), default=32, show_default=True)
+@click.option(
+    "--lr",
+    type=click.FloatRange(0, 10, min_open=True),
+    default=None,
+    help="Learning rate [lstm 2e-3, musegan 1e-3].",
+)
+@click.option(
+    "--seq-len",
+    type=click.IntRange(2, 4096),
+    default=64,
+    show_default=True,
+    help="Events per training window.",
+)
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
 @click.option("--out", "out", default=None, help="Checkpoint folder (default checkpoints/<model>-<corpus>).")
 @click.option("--resume", is_flag=True, help="Continue training from the checkpoint in --out.")
-@click.option("--transpose", type=int, default=0, show_default=True, help="Augment by ±N semitones.")
-@click.option("--patience", type=int, default=4, show_default=True, help="Epochs of no better validation.")
+@click.option("--force", is_flag=True, help="Overwrite a checkpoint already in --out.")
+@click.option(
+    "--transpose", type=click.IntRange(0, 11), default=0, show_default=True, help="Augment by ±N semitones."
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(1, None),
+    default=4,
+    show_default=True,
+    help="Epochs of no better validation.",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option(
     "--size",
@@ -151,25 +193,36 @@ def _port_options(f):
     help="Model size: default trains on CPU; book is the size in Generative Deep Learning.",
 )
 @click.option("--attention/--no-attention", default=True, show_default=True, help="Causal attention layer.")
-@click.option("--width", type=float, default=None, help="MuseGAN width [tiny 1/32, default 1/4].")
-@click.option("--tracks", type=int, default=4, show_default=True, help="MuseGAN tracks (voice order).")
+@click.option(
+    "--width",
+    type=click.FloatRange(0, 4, min_open=True),
+    default=None,
+    help="MuseGAN width [tiny 1/32, default 1/4].",
+)
+@click.option(
+    "--tracks", type=click.IntRange(1, 16), default=4, show_default=True, help="MuseGAN tracks (voice order)."
+)
 @click.option("--phrase-bars", type=click.IntRange(2, 16), default=2, help="MuseGAN bars/phrase [2].")
-@click.option("--sample-every", type=int, default=200, show_default=True, help="MuseGAN sample PNGs.")
+@click.option(
+    "--sample-every",
+    type=click.IntRange(1, None),
+    default=200,
+    show_default=True,
+    help="MuseGAN sample PNGs.",
+)
 @click.pass_context
 def train(ctx: click.Context, model: str, **opts) -> None:
     """Train a model on a corpus; checkpoints, loss curve and progress as it goes."""
     _check_model_options(ctx, model)
-    musegan_opts = {k: opts.pop(k) for k in ("width", "tracks", "phrase_bars", "sample_every")}
+    opts = _for_model(opts, model)
     if model == "musegan":
         from composer.training.musegan import train_musegan
 
-        opts["lr"] = opts["lr"] or 1e-3  # the book's Adam rate
-        folder = train_musegan(**opts, **musegan_opts)
+        folder = train_musegan(**{**opts, "lr": opts["lr"] or 1e-3})  # the book's Adam rate
     else:
         from composer.training.lstm import train_lstm
 
-        opts["lr"] = opts["lr"] or 2e-3
-        folder = train_lstm(**opts)
+        folder = train_lstm(**{**opts, "lr": opts["lr"] or 2e-3})
     click.echo(f"wrote {folder}", err=True)
 
 
@@ -179,11 +232,13 @@ def train(ctx: click.Context, model: str, **opts) -> None:
 @click.option("--bars", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Bars to compose.")
 @click.option("-o", "--output", default="-", help="Output file; - is standard output.")
 @click.option("--format", "fmt", type=click.Choice(["midi", "musicxml"]), default="midi", show_default=True)
-@click.option("--bpm", type=float, default=None, help="Tempo (default: the corpus's).")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--temperature", type=float, default=1.0, show_default=True)
-@click.option("--top-k", type=int, default=0, show_default=True, help="0 = off.")
-@click.option("--top-p", type=float, default=0.95, show_default=True, help="1 = off.")
+@click.option("--bpm", type=click.FloatRange(1, 1000), default=None, help="Tempo (default: the corpus's).")
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
+@click.option("--temperature", type=click.FloatRange(0, 100), default=1.0, show_default=True)
+@click.option("--top-k", type=click.IntRange(0, None), default=0, show_default=True, help="0 = off.")
+@click.option(
+    "--top-p", type=click.FloatRange(0, 1, min_open=True), default=0.95, show_default=True, help="1 = off."
+)
 @click.option("--prime", type=click.Path(dir_okay=False), default=None, help="MIDI file to continue.")
 @click.option("--include-prime/--no-include-prime", default=True, show_default=True)
 @click.option("--attention-png", type=click.Path(dir_okay=False), default=None, help="Attention heatmap.")
@@ -209,8 +264,9 @@ def generate(
         raise ComposerError("--api, --port, --virtual, --clock, --delay and --no-write need --play")
     write = not (play_it and (no_write or (output == "-" and sys.stdout.isatty())))
     if write and output == "-" and sys.stdout.isatty():
-        raise ComposerError("refusing to write MIDI to a terminal; redirect (> out.mid) or use -o FILE")
-    musegan_opts = {"vary": opts.pop("vary"), "programs": _parse_programs(opts.pop("programs"))}
+        kind, ext = ("MusicXML", "musicxml") if fmt == "musicxml" else ("MIDI", "mid")
+        raise ComposerError(f"refusing to write {kind} to a terminal; redirect (> out.{ext}) or use -o FILE")
+    opts = _for_model(opts, model)
     if model == "lstm":
         from composer.generation.lstm import generate_lstm
 
@@ -218,7 +274,7 @@ def generate(
     else:
         from composer.generation.musegan import generate_musegan
 
-        score = generate_musegan(**opts, **musegan_opts)
+        score = generate_musegan(**{**opts, "programs": _parse_programs(opts["programs"])})
     from composer.midi_io import write_midi, write_musicxml
 
     if write and fmt == "musicxml":
@@ -338,7 +394,7 @@ def _parse_channels(text: str | None) -> list[int] | None:
 @main.command()
 @click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True)
 @click.option("--checkpoint", default=None, help="Checkpoint folder (default: the shipped one).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
 @click.option("--bars", type=click.IntRange(1, None), help="Stop after N bars (default: endless).")
 @click.option("--channels", default=None, help="MIDI channel per track, 1-16, e.g. 1,2,3,4 (drums on 10).")
 @click.option("--bpm", type=click.FloatRange(1, 1000), help="Tempo (default: the checkpoint's).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -47,23 +48,27 @@ def read_midi(path: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> 
     Raises
     ------
     MidiError
-        The file is missing, not MIDI, truncated, uses SMPTE timing or ticks_per_beat 0, holds invalid
-        bytes or key signature, or is absurdly long (over MAX_SECONDS, MAX_STEPS or MAX_NOTES).
+        As read_midifile: the file is missing, a folder, not MIDI, truncated, uses SMPTE timing or
+        ticks_per_beat 0, holds invalid bytes or key signature, or is absurdly long.
     """
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise MidiError(
-                f"{path}: file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for MIDI"
-            )
-        data = path.read_bytes()
-    except OSError as e:
-        raise MidiError(f"{path}: cannot read file ({e.strerror or e})") from None
-    return _from_bytes(data, str(path), resolution)
+    mid = read_midifile(path, resolution)
+    return _to_score(mid, _name(path), resolution)
 
 
-def _from_bytes(data: bytes, name: str, resolution: int) -> Score:
+def read_midifile(path_or_dash: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> mido.MidiFile:
+    """Read and check a MIDI file from a path, or from standard input for ``"-"``.
+
+    At most MAX_FILE_BYTES are read, so /dev/zero, a FIFO or endless stdin is refused rather than
+    read until memory runs out. The parsed file is checked against MAX_NOTES, MAX_STEPS (counted at
+    ``resolution`` steps per quarter) and MAX_SECONDS before it is returned.
+
+    Raises
+    ------
+    MidiError
+        One line naming the file (``<stdin>`` for ``"-"``) and the reason.
+    """
+    name = _name(path_or_dash)
+    data = _read_bounded(path_or_dash, name)
     if not data:
         raise MidiError(f"{name}: empty file (0 bytes), not MIDI")
     claimed = int.from_bytes(data[10:12], "big") if data[:4] == b"MThd" and len(data) >= 12 else 0
@@ -87,12 +92,60 @@ def _from_bytes(data: bytes, name: str, resolution: int) -> Score:
             else "the file has no tracks"
         )
         raise MidiError(f"{name}: {why}")
-    return _to_score(mid, name, resolution)
+    _check_limits(mid, name, resolution)
+    return mid
+
+
+def _name(path_or_dash: str | os.PathLike) -> str:
+    return "<stdin>" if path_or_dash == "-" else str(path_or_dash)
+
+
+def _read_bounded(path_or_dash: str | os.PathLike, name: str) -> bytes:
+    """The bytes of the file, reading at most MAX_FILE_BYTES + 1 of them."""
+    limit = MAX_FILE_BYTES
+    try:
+        if path_or_dash == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path_or_dash, "rb") as f:
+                st = os.fstat(f.fileno())
+                if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+                    raise MidiError(
+                        f"{name}: file is {st.st_size:,} bytes, over the {limit:,}-byte limit for MIDI"
+                    )
+                data = f.read(limit + 1)
+    except IsADirectoryError:
+        raise MidiError(f"{name}: cannot read file (it is a folder, not a MIDI file)") from None
+    except OSError as e:
+        raise MidiError(f"{name}: cannot read file ({e.strerror or e})") from None
+    if len(data) > limit:
+        raise MidiError(f"{name}: more than {limit:,} bytes, over the {limit:,}-byte limit for MIDI")
+    return data
 
 
 def _reason(e: Exception) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _check_limits(mid: mido.MidiFile, name: str, resolution: int) -> None:
+    """Refuse a file over MAX_NOTES, MAX_STEPS or MAX_SECONDS (type-2 tracks play one after another)."""
+    tempos: list[tuple[int, int]] = []
+    offset, n_notes, end_tick = 0, 0, 0
+    for track in mid.tracks:
+        tick = offset
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                n_notes += 1
+            elif msg.type == "set_tempo" and msg.tempo > 0:
+                tempos.append((tick, msg.tempo))
+        end_tick = max(end_tick, tick)
+        if mid.type == 2:
+            offset = tick
+    if n_notes > MAX_NOTES:
+        raise MidiError(f"{name}: more than {MAX_NOTES:,} notes, too many to load")
+    _check_length(name, end_tick, mid.ticks_per_beat, sorted(tempos), resolution)
 
 
 def _to_score(mid: mido.MidiFile, name: str, resolution: int) -> Score:
@@ -102,7 +155,7 @@ def _to_score(mid: mido.MidiFile, name: str, resolution: int) -> Score:
     programs: dict[tuple[int, int], int] = {}
     names: dict[int, str] = {}
     raw: dict[tuple[int, int], list[tuple[int, int, int, int]]] = defaultdict(list)
-    offset, n_notes, end_tick = 0, 0, 0
+    offset, end_tick = 0, 0
     for ti, track in enumerate(mid.tracks):
         tick = offset
         opened: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
@@ -111,9 +164,6 @@ def _to_score(mid: mido.MidiFile, name: str, resolution: int) -> Score:
             kind = msg.type
             if kind == "note_on" and msg.velocity > 0:
                 opened[msg.channel, msg.note].append((tick, msg.velocity))
-                n_notes += 1
-                if n_notes > MAX_NOTES:
-                    raise MidiError(f"{name}: more than {MAX_NOTES:,} notes, too many to load")
             elif kind in ("note_off", "note_on"):
                 stack = opened.get((msg.channel, msg.note))
                 if stack:
@@ -134,8 +184,6 @@ def _to_score(mid: mido.MidiFile, name: str, resolution: int) -> Score:
         end_tick = max(end_tick, tick)
         if mid.type == 2:
             offset = tick
-    _check_length(name, end_tick, tpb, sorted(tempos), resolution)
-
     tracks = []
     for (ti, ch), notes in sorted(raw.items()):
         program = programs.get((ti, ch), next((p for (_, c), p in programs.items() if c == ch), 0))
@@ -229,7 +277,7 @@ def to_midifile(score: Score) -> mido.MidiFile:
         conductor.append(mido.MetaMessage("key_signature", key=key))
     conductor.append(mido.MetaMessage("end_of_track", time=score.length * scale))  # trailing silence
     mid.tracks.append(conductor)
-    for channel, track in zip(_channels(score.tracks), score.tracks):
+    for channel, track in zip(default_channels(score.tracks), score.tracks):
         # At one tick, note-offs go first so a repeated note is not cut by its own predecessor.
         events = []
         for n in (n for n in track.notes if n.duration > 0):  # a 0-step note would leave its note-on open
@@ -250,7 +298,8 @@ def to_midifile(score: Score) -> mido.MidiFile:
     return mid
 
 
-def _channels(tracks: list[Track]) -> list[int]:
+def default_channels(tracks: list[Track]) -> list[int]:
+    """0-based MIDI channel per track: drums on DRUM_CHANNEL (9), the others on 0, 1, 2, ... skipping 9."""
     melodic = [c for c in range(16) if c != DRUM_CHANNEL]
     out, i = [], 0
     for t in tracks:
@@ -267,15 +316,21 @@ def write_midi(score: Score, path_or_file: PathOrFile) -> None:
 
     ``"-"`` writes to standard output.
     """
-    mid = to_midifile(score)
-    if path_or_file == "-":
-        path_or_file = sys.stdout.buffer
-    if hasattr(path_or_file, "write"):
-        mid.save(file=path_or_file)
-        path_or_file.flush()
+    buf = io.BytesIO()
+    to_midifile(score).save(file=buf)
+    _write_bytes(buf.getvalue(), path_or_file)
+
+
+def _write_bytes(data: bytes, dest: PathOrFile) -> None:
+    """``data`` to standard output (``"-"``), a binary file object, or a path (atomically)."""
+    if dest == "-":
+        dest = sys.stdout.buffer
+    if hasattr(dest, "write"):
+        dest.write(data)
+        dest.flush()
         return
-    with atomic_write(path_or_file) as f:
-        mid.save(file=f)
+    with atomic_write(dest) as f:
+        f.write(data)
 
 
 def to_music21(score: Score):
@@ -316,12 +371,4 @@ def write_musicxml(score: Score, path_or_file: PathOrFile) -> None:
     """Write a Score as MusicXML (opens in MuseScore) through music21; ``"-"`` writes to stdout."""
     from music21.musicxml.m21ToXml import GeneralObjectExporter
 
-    data = GeneralObjectExporter(to_music21(score)).parse()
-    if path_or_file == "-":
-        path_or_file = sys.stdout.buffer
-    if hasattr(path_or_file, "write"):
-        path_or_file.write(data)
-        path_or_file.flush()
-        return
-    with atomic_write(path_or_file) as f:
-        f.write(data)
+    _write_bytes(GeneralObjectExporter(to_music21(score)).parse(), path_or_file)

@@ -6,6 +6,7 @@ Odd but valid files (type 2, running status, velocity-0 note-offs, unclosed note
 from __future__ import annotations
 
 import importlib.util
+import io
 import resource
 import shutil
 import subprocess
@@ -98,7 +99,7 @@ def test_render_bad_file_in_a_subprocess_has_no_traceback(name, tmp_path):
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(MidiError, match=f"^{tmp_path / 'nope.mid'}: cannot read file"):
         read_midi(tmp_path / "nope.mid")
-    with pytest.raises(MidiError, match="cannot read file"):
+    with pytest.raises(MidiError, match=f"^{tmp_path}: cannot read file .it is a folder, not a MIDI file.$"):
         read_midi(tmp_path)
     result = CliRunner().invoke(
         main, ["render", str(tmp_path / "nope.mid"), "--png", str(tmp_path / "x.png")]
@@ -117,6 +118,46 @@ def test_file_size_is_capped(monkeypatch):
     monkeypatch.setattr(midi_io, "MAX_FILE_BYTES", 4096)
     with pytest.raises(MidiError, match="many-notes.mid: file is 6,027 bytes, over the 4,096-byte limit"):
         read_midi(DATA / "many-notes.mid")
+
+
+class _Endless(io.RawIOBase):
+    """An endless stream of zero bytes that counts what was read from it."""
+
+    def __init__(self):
+        self.served = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        b[:] = bytes(len(b))
+        self.served += len(b)
+        return len(b)
+
+
+def test_endless_input_is_read_only_up_to_the_limit(monkeypatch):
+    monkeypatch.setattr(midi_io, "MAX_FILE_BYTES", 4096)
+    with pytest.raises(MidiError, match="^/dev/zero: more than 4,096 bytes, over the 4,096-byte limit"):
+        read_midi("/dev/zero")
+    endless = _Endless()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(endless, buffer_size=1024)))
+    with pytest.raises(MidiError, match="^<stdin>: more than 4,096 bytes"):
+        midi_io.read_midifile("-")
+    assert endless.served <= 4096 + 1024
+
+
+def test_read_midifile_from_stdin_applies_the_same_checks(monkeypatch):
+    data = (DATA / "many-notes.mid").read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    mid = midi_io.read_midifile("-")
+    assert sum(m.type == "note_on" and m.velocity > 0 for t in mid.tracks for m in t) == 1000
+    monkeypatch.setattr(midi_io, "MAX_STEPS", 100)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    with pytest.raises(MidiError, match="^<stdin>: absurd length"):
+        midi_io.read_midifile("-")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    with pytest.raises(MidiError, match="^<stdin>: empty file"):
+        midi_io.read_midifile("-")
 
 
 def test_steps_cap(monkeypatch):

@@ -233,5 +233,6 @@ def test_unwritable_cache_dir_still_loads(tmp_path, monkeypatch):
     _folder(tmp_path / "songs", 2, bad=[])
     (tmp_path / "plain-file").write_text("not a folder")
     monkeypatch.setenv("COMPOSER_CACHE_DIR", str(tmp_path / "plain-file" / "cache"))
-    corpus = load_corpus(tmp_path / "songs")
+    with pytest.warns(UserWarning, match="corpus cache not written"):
+        corpus = load_corpus(tmp_path / "songs")
     assert len(corpus.pieces) == 2 and corpus.info()["pieces"] == 2

@@ -9,7 +9,8 @@ import mido
 import pytest
 
 from composer import read_midi, write_midi, write_musicxml
-from composer.midi_io import to_midifile
+from composer.errors import ComposerError
+from composer.midi_io import DRUM_CHANNEL, default_channels, to_midifile
 from composer.music import Note, Score, Track
 
 
@@ -64,6 +65,37 @@ def test_write_to_binary_file_object(tmp_path):
     with open(tmp_path / "waltz2.mid", "wb") as f:
         write_midi(score, f)
     assert (tmp_path / "waltz2.mid").read_bytes() == buf.getvalue()
+
+
+def test_write_to_stdout_matches_the_file(tmp_path, capsysbinary):
+    score = _waltz("waltz")
+    write_midi(score, tmp_path / "waltz.mid")
+    write_midi(score, "-")
+    assert capsysbinary.readouterr().out == (tmp_path / "waltz.mid").read_bytes()
+    write_musicxml(score, tmp_path / "waltz.musicxml")
+    write_musicxml(score, "-")
+    out = capsysbinary.readouterr().out
+    assert out.startswith(b"<?xml") and b"<score-partwise" in out
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left beside the targets
+
+
+@pytest.mark.parametrize("write", [write_midi, write_musicxml])
+def test_unwritable_path_is_one_line_error(tmp_path, write):
+    (tmp_path / "plain-file").write_bytes(b"x")
+    for dest in (tmp_path, tmp_path / "plain-file" / "out.mid"):
+        with pytest.raises(ComposerError, match=f"^{dest}: cannot write") as err:
+            write(_waltz("waltz"), dest)
+        assert "\n" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain-file"]
+
+
+def test_default_channels_skip_the_drum_channel():
+    tracks = [Track(is_drum=i == 3) for i in range(18)]
+    channels = default_channels(tracks)
+    assert channels[3] == DRUM_CHANNEL == 9
+    assert channels[:3] + channels[4:12] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11]
+    assert channels[16:] == [0, 1]  # 15 melodic channels, then around again
+    assert sorted(set(channels)) == list(range(16))
 
 
 def test_round_trip_literal_fields(tmp_path):

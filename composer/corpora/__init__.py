@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from composer.corpora import cache
-from composer.errors import CorpusError
+from composer.errors import ComposerError, CorpusError
 from composer.music import DEFAULT_RESOLUTION, Score, transpose
 from composer.representations.tokens import Vocab, to_tokens
 
@@ -109,8 +110,8 @@ def load_corpus(
         summary["prepare_seconds"] = round(time.perf_counter() - t0, 3)
         try:
             cache.write_cache(key, pieces, ids, {"skipped": skipped, "summary": summary, "seed": seed})
-        except OSError:  # an unwritable cache dir costs speed next time, not this load
-            pass
+        except (OSError, ComposerError) as e:  # an unwritable cache costs speed next time, not this load
+            warnings.warn(f"corpus cache not written: {e}", stacklevel=2)
         return Corpus(name, ids, skipped, settings, summary, key, pieces)
     skipped = [tuple(s) for s in meta["skipped"]]
     corpus = Corpus(name, meta["ids"], skipped, settings, meta["summary"], key)

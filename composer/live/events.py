@@ -13,17 +13,11 @@ from dataclasses import dataclass
 
 import mido
 
+from composer.midi_io import default_channels
 from composer.music import Score
 
 Event = tuple[float, tuple[int, ...]]  # (beat, raw MIDI bytes)
-DRUM_CHANNEL = 9
 NOTE_OFF, NOTE_ON, CONTROL, PROGRAM = 0x80, 0x90, 0xB0, 0xC0
-
-
-def default_channels(score: Score) -> list[int]:
-    """0-based channel per track: drums on 9, other tracks on 0, 1, 2, ... skipping 9."""
-    melodic = iter(c for c in itertools.cycle(range(16)) if c != DRUM_CHANNEL)
-    return [DRUM_CHANNEL if t.is_drum else next(melodic) for t in score.tracks]
 
 
 def program_events(score: Score, channels: list[int], beat: float = 0.0) -> list[Event]:
@@ -44,13 +38,13 @@ def to_events(
     ----------
     score : Score
     channels : list of int, optional
-        0-based MIDI channel per track; default_channels(score) when None.
+        0-based MIDI channel per track; midi_io.default_channels(score.tracks) when None.
     offset : float
         Beats added to every event (a bar's position in an endless stream).
     programs : bool
         Start with a program change per non-drum track.
     """
-    channels = default_channels(score) if channels is None else channels
+    channels = default_channels(score.tracks) if channels is None else channels
     if len(channels) < len(score.tracks):
         raise ValueError(f"{len(score.tracks)} tracks but only {len(channels)} channels")
     q = score.resolution

@@ -127,32 +127,70 @@ class Player:
     def silence(self) -> None:
         """Note-off for every open note, then CC64 0, CC120, CC123 on each used channel; Stop the clock.
 
-        SIGINT and SIGTERM are held off meanwhile, so a second Ctrl-C cannot cut the clean-up short.
+        SIGINT and SIGTERM are blocked first thing. A signal that still gets through (one that came
+        just before they were blocked) does not cut the clean-up short: it is caught, every remaining
+        message is sent (the interrupted one again), and the interrupt is raised again at the end.
         """
-        blocked = _block_signals()
+        blocked, interrupt, interrupts = _UNSET, None, 0
+        msgs: list[tuple[int, ...]] | None = None
+        sent = 0
+        while True:
+            try:
+                if blocked is _UNSET:
+                    blocked = _block_signals()
+                if msgs is None:
+                    msgs = self._silence_messages()
+                while sent < len(msgs):
+                    self.port.send(msgs[sent])
+                    sent += 1
+                break
+            except KeyboardInterrupt as e:
+                interrupt, interrupts = interrupt or e, interrupts + 1
+                if interrupts > MAX_INTERRUPTS:  # a port that raises it on every send: give up
+                    break
+            except PortError:
+                break  # the port is gone: nothing is left sounding on it
         try:
-            self.stats.silenced += self.release_notes()
-            for ch in sorted(self.stats.channels):
-                for cc in (64, 120, 123):
-                    self.port.send((CONTROL | ch, cc, 0))
-            if self.clock_running:
-                self.port.send((0xFC,))
-                self.clock_running = False
-        except PortError:
-            pass  # the port is gone: nothing is left sounding on it
+            self.stats.silenced += sum(self.open.values())
+            self.open.clear()
+            self.clock_running = False
         finally:
-            _unblock_signals(blocked)
+            _unblock_signals(None if blocked is _UNSET else blocked, lost=interrupt is not None)
+        if interrupt is not None:
+            raise interrupt
+
+    def _silence_messages(self) -> list[tuple[int, ...]]:
+        """What ``silence`` sends, in order."""
+        msgs = [(NOTE_OFF | ch, pitch, 0) for (ch, pitch), n in sorted(self.open.items()) for _ in range(n)]
+        msgs += [(CONTROL | ch, cc, 0) for ch in sorted(self.stats.channels) for cc in (64, 120, 123)]
+        if self.clock_running:
+            msgs.append((0xFC,))
+        return msgs
+
+
+_UNSET = object()
+MAX_INTERRUPTS = 8
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def _block_signals():
     if not hasattr(signal, "pthread_sigmask"):
         return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
 
 
-def _unblock_signals(previous) -> None:
+def _unblock_signals(previous, lost: bool = False) -> None:
+    """Restore the mask ``_block_signals`` returned.
+
+    ``lost``: an interrupt came while blocking, so ``previous`` may be the already-blocked mask of a
+    retry; SIGINT and SIGTERM, never blocked elsewhere in composer, are unblocked in any case.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        return
     if previous is not None:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    if lost or previous is None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def play(

@@ -7,7 +7,6 @@ and leave no note sounding. The process then exits with 128 + the signal number.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import sys
@@ -15,14 +14,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import mido
-
 from composer.errors import ComposerError, MidiError
 from composer.live.events import Event, Timeline, from_midifile, looped, to_events, with_clock
 from composer.live.ports import open_input, open_output
 from composer.live.scheduler import PlayStats, play
 from composer.live.stream import BarStream, StreamStats
 from composer.live.sync import ClockFollower
+from composer.midi_io import read_midifile
 from composer.music import Score
 
 
@@ -90,24 +88,6 @@ def realtime_priority(priority: int = 10) -> Iterator[bool]:
             pass
 
 
-def read_midifile(path: str) -> mido.MidiFile:
-    """A MIDI file from a path or ``-`` (stdin), any parse failure as one MidiError."""
-    try:
-        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
-    except OSError as e:
-        raise MidiError(f"{path}: cannot read file ({e.strerror or e})") from None
-    name = "<stdin>" if path == "-" else path
-    try:
-        mid = mido.MidiFile(file=io.BytesIO(data))
-    except EOFError:
-        raise MidiError(f"{name}: truncated MIDI file (ends inside a chunk)") from None
-    except Exception as e:
-        raise MidiError(f"{name}: not a valid MIDI file ({type(e).__name__}: {e})") from None
-    if mid.ticks_per_beat <= 0:
-        raise MidiError(f"{name}: ticks_per_beat {mid.ticks_per_beat} is not supported")
-    return mid
-
-
 def play_events(
     events: Iterable[Event], timeline, options: PortOptions, end: float | None = None, record=False
 ):
@@ -137,7 +117,11 @@ def play_events(
 
 
 def play_file(path: str, options: PortOptions, bpm: float | None = None, loop: bool = False) -> PlayStats:
-    """Play a MIDI file (or stdin) with its own channels, programs and tempo map."""
+    """Play a MIDI file (or ``-``, stdin) with its own channels, programs and tempo map.
+
+    The file is read and checked by midi_io.read_midifile (size, length and note limits) before any
+    port is opened.
+    """
     mid = read_midifile(path)
     piece = from_midifile(mid)
     if loop and piece.length <= 0:

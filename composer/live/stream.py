@@ -17,7 +17,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from composer.live.events import Event, default_channels, program_events, to_events
+from composer.errors import ComposerError
+from composer.live.events import Event, program_events, to_events
+from composer.midi_io import default_channels
 from composer.music import Score
 
 _END = object()
@@ -50,7 +52,8 @@ class BarStream:
     n_bars : int or None
         Stop after this many bars; None plays forever.
     channels : list of int or None
-        0-based channel per track; default_channels of the first bar when None.
+        0-based channel per track, at least one per track; midi_io.default_channels of the first bar
+        when None.
     ahead : int
         Bars the worker may generate ahead of the player.
     bpm : float or None
@@ -112,7 +115,13 @@ class BarStream:
         return item
 
     def wait_first(self) -> Score | None:
-        """Block until the first bar is generated (the model is loaded); return it, or None if none."""
+        """Block until the first bar is generated (the model is loaded); return it, or None if none.
+
+        Raises
+        ------
+        ComposerError
+            ``channels`` has fewer channels than the bar has tracks.
+        """
         item = self._get(first=True)
         if item is _END:
             self._pending = None
@@ -120,7 +129,12 @@ class BarStream:
         self.first = item
         self._pending = item
         if self.channels is None:
-            self.channels = default_channels(item)
+            self.channels = default_channels(item.tracks)
+        elif len(self.channels) < len(item.tracks):
+            given = ",".join(str(c + 1) for c in self.channels)
+            raise ComposerError(
+                f"--channels {given}: {len(self.channels)} channels for {len(item.tracks)} tracks"
+            )
         bpm = self.bpm or item.bpm
         beats = item.steps_per_bar / item.resolution
         self.stats.music_seconds_per_bar = beats * 60.0 / bpm

@@ -13,12 +13,10 @@ import os
 import sys
 import time
 
-VANISHED = 3
+from composer.live.ports import VANISHED, _open
 
 
 def main(argv: list[str]) -> int:
-    from composer.live.ports import _open
-
     api, name = argv[0], argv[1]
     interval = float(argv[2]) if len(argv) > 2 else 0.25
     parent = os.getppid()

@@ -130,6 +130,53 @@ def test_any_ending_silences_open_notes(failure):
     assert _panic_tail(port.sent, [0, 1])
 
 
+class InterruptedPort(FakePort):
+    """Raises KeyboardInterrupt (a second Ctrl-C) on the first note-off send once armed, sending nothing."""
+
+    armed = False
+
+    def send(self, msg):
+        if self.armed and msg[0] & 0xF0 == 0x80:
+            self.armed = False
+            raise KeyboardInterrupt("second")
+        super().send(msg)
+
+
+def test_second_interrupt_during_silence_still_ends_every_note():
+    clock, port = FakeClock(), InterruptedPort()
+    s = score([[Note(i, 8, 60 + i) for i in range(16)], [Note(0, 32, 40)]])
+    events = to_events(s)
+
+    def feed():
+        for i, e in enumerate(events):
+            if i == 10:
+                port.armed = True  # the next note-off is silence()'s first
+                raise KeyboardInterrupt("first")
+            yield e
+
+    with pytest.raises(KeyboardInterrupt, match="second"):
+        play(feed(), port, Timeline.fixed(600.0), clock=clock.now, sleep=clock.sleep)
+    assert not port.armed  # the interrupt did happen, inside silence()
+    offs = [m for m in port.sent if m[0] & 0xF0 == 0x80]
+    assert len(offs) == 8  # 7 melody notes and the bass note were sounding: none is left out
+    assert _open_notes(port.sent) == {}
+    assert _panic_tail(port.sent, [0, 1])
+
+
+def test_silence_sends_note_offs_even_if_the_port_interrupts_each_note_off_once():
+    port = InterruptedPort()
+    player = Player(port)
+    for msg in [(0x90, 60, 80), (0x90, 60, 80), (0x91, 48, 80)]:
+        player.send(msg)
+    port.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        player.silence()
+    assert port.sent[3:] == [(0x80, 60, 0), (0x80, 60, 0), (0x81, 48, 0)] + [
+        (0xB0 | ch, cc, 0) for ch in (0, 1) for cc in (64, 120, 123)
+    ]
+    assert player.stats.silenced == 3 and not player.open
+
+
 def test_normal_end_sends_controllers_and_no_extra_note_offs():
     clock, port = FakeClock(), FakePort()
     events = to_events(score([[Note(0, 2, 60)]]))
