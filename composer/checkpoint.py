@@ -4,18 +4,21 @@ A checkpoint folder holds
 
 - ``meta.json``: model kind and config, vocabulary, corpus and representation settings, training
   state (step, epoch, losses, RNG states) and the names of the two tensor files below;
-- ``model-<step>.safetensors``: the model's weights;
-- ``optimizer-<step>.safetensors``: optimizer state (and any other training tensors), for --resume.
+- ``model-<step>-<tag>.safetensors``: the model's weights;
+- ``optimizer-<step>-<tag>.safetensors``: optimizer state (and any other training tensors), for --resume.
 
-Saving writes the tensor files first, then replaces meta.json atomically, then removes the files of
-the previous step. meta.json is the commit point: a crash at any moment leaves a folder whose
-meta.json names a complete, consistent set of files.
+``<tag>`` is random per save, so a save never overwrites a file that the current meta.json names (not
+even when it saves the same step again). Saving writes the tensor files first, then replaces meta.json
+atomically, then removes the files the previous meta.json named. meta.json is the commit point: a
+crash at any moment leaves a folder whose meta.json names a complete, consistent set of files.
+Loading reads whatever file names meta.json holds, so older checkpoints (``model-<step>``) still load.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,10 +45,11 @@ def save_checkpoint(
     folder.mkdir(parents=True, exist_ok=True)
     step = int(meta["step"])
     old = _read_meta(folder) if (folder / META).exists() else None
-    files = {"model": f"model-{step}.safetensors"}
+    tag = f"{step}-{secrets.token_hex(4)}"  # unique per save: never overwrites a file meta.json names
+    files = {"model": f"model-{tag}.safetensors"}
     _save_tensors(folder / files["model"], model_state)
     if train_state is not None:
-        files["optimizer"] = f"optimizer-{step}.safetensors"
+        files["optimizer"] = f"optimizer-{tag}.safetensors"
         _save_tensors(folder / files["optimizer"], train_state)
     with atomic_write(folder / META, "w") as f:
         json.dump({**meta, "format": FORMAT, "files": files}, f, indent=1, sort_keys=True)
@@ -64,14 +68,16 @@ def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def load_checkpoint(
-    folder: str | os.PathLike, with_train_state: bool = False
+    folder: str | os.PathLike, with_train_state: bool = False, kind: str | None = None
 ) -> tuple[dict, dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
     """Read (meta, model_state, train_state); train_state is None unless asked for.
 
-    Raises CheckpointError, naming the folder and the reason, when anything is missing or corrupt.
+    With ``kind`` ("lstm", "musegan"), a checkpoint of another model is refused. Raises
+    CheckpointError, naming the folder and the reason, when anything is missing, corrupt or of
+    another kind.
     """
     folder = Path(folder)
-    meta = _read_meta(folder)
+    meta = _read_meta(folder, kind)
     model_state = _load_tensors(folder, meta["files"].get("model"))
     train_state = None
     if with_train_state:
@@ -86,7 +92,7 @@ def read_meta(folder: str | os.PathLike) -> dict:
     return _read_meta(Path(folder))
 
 
-def _read_meta(folder: Path) -> dict:
+def _read_meta(folder: Path, kind: str | None = None) -> dict:
     path = folder / META
     if not folder.exists():
         raise CheckpointError(f"{folder}: no such checkpoint")
@@ -98,13 +104,19 @@ def _read_meta(folder: Path) -> dict:
         raise CheckpointError(f"{path}: corrupt checkpoint metadata ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or "files" not in meta:
         raise CheckpointError(f"{path}: not a composer checkpoint (format {FORMAT} expected)")
+    if kind is not None and meta.get("model") != kind:
+        article = "an" if kind == "lstm" else "a"  # as spoken: "an el-es-tee-em"
+        raise CheckpointError(f"{folder}: holds a {meta.get('model')!r} model, not {article} {kind}")
     return meta
 
 
-def load_checkpoint_numpy(folder: str | os.PathLike) -> tuple[dict, dict]:
-    """(meta, weights as NumPy arrays) without importing torch: for fast, torch-free inference."""
+def load_checkpoint_numpy(folder: str | os.PathLike, kind: str | None = None) -> tuple[dict, dict]:
+    """(meta, weights as NumPy arrays) without importing torch: for fast, torch-free inference.
+
+    ``kind`` as for load_checkpoint.
+    """
     folder = Path(folder)
-    meta = _read_meta(folder)
+    meta = _read_meta(folder, kind)
     return meta, _load_tensors(folder, meta["files"].get("model"), numpy=True)
 
 

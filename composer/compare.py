@@ -16,6 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from composer.corpora import load_corpus
+from composer.errors import CorpusError
 from composer.metrics import to_metrics
 from composer.music import Score, crop
 from composer.representations.pianoroll import to_pianoroll
@@ -70,7 +71,8 @@ def _mean(values: list[float]) -> float | None:
 class BarIndex:
     """Every bar of the training pieces as a flat binary roll, for nearest-excerpt search."""
 
-    def __init__(self, pieces: list[Score], ids: list[str], n_tracks: int = 4):
+    def __init__(self, pieces: list[Score], ids: list[str], n_tracks: int = 4, name: str = "reference"):
+        """Raises CorpusError, naming ``name``, when no piece is usable (4/4, ``n_tracks`` pitched tracks)."""
         rows, piece_of, bar_of, self.ids = [], [], [], []
         for score, pid in zip(pieces, ids):
             voiced = _voiced(score, n_tracks)
@@ -81,6 +83,11 @@ class BarIndex:
             piece_of += [len(self.ids)] * len(roll)
             bar_of += list(range(len(roll)))
             self.ids.append(pid)
+        if not rows:
+            raise CorpusError(
+                f"{name}: no reference piece for --nearest ({len(pieces)} training pieces, none in "
+                f"{METER[0]}/{METER[1]} with at least {n_tracks} pitched tracks)"
+            )
         self.bars = np.concatenate(rows).astype(np.float32)  # (N, S*84*T)
         self.size = self.bars.sum(axis=1)  # (N,)
         self.piece = np.array(piece_of)
@@ -122,7 +129,7 @@ class BarIndex:
 def _voiced(score: Score, n_tracks: int) -> Score | None:
     if score.time_signature != METER:
         return None
-    return score if len(score.tracks) == n_tracks else to_voice_order(score, n_tracks)
+    return to_voice_order(score, n_tracks)
 
 
 def evaluate_scores(
@@ -136,7 +143,7 @@ def evaluate_scores(
     out["reference"]["excerpt_bars"] = n_bars
     if nearest:
         idx = corpus.split_indices()["train"]
-        index = BarIndex([corpus.pieces[i] for i in idx], [corpus.ids[i] for i in idx])
+        index = BarIndex([corpus.pieces[i] for i in idx], [corpus.ids[i] for i in idx], name=str(reference))
         files = [{"title": s.title, **index.nearest(s)} for s in samples]
         out["samples"]["max_verbatim_bars"] = max((f["max_verbatim_bars"] for f in files), default=0)
         out["samples"]["files"] = files

@@ -31,14 +31,18 @@ TONAL_MATRIX = np.array(
 )  # (6, 12)
 
 
-_last: list = [None, None]  # (score, its roll): to_metrics asks for the same score's roll many times
+def to_full_roll(score: Score) -> np.ndarray:
+    """The score's full-range roll, which the roll-based metrics take as ``roll`` so that one score's
+    roll is computed once (to_metrics does this).
+
+    Returns ndarray, shape=(bars, steps_per_bar, 128, tracks), dtype=bool
+    """
+    return to_pianoroll(score, n_pitches=128, lowest_pitch=0)
 
 
-def _roll(score: Score, track: int | None) -> np.ndarray:
+def _roll(score: Score, track: int | None, roll: np.ndarray | None) -> np.ndarray:
     """Full-range roll of one track, or of all merged: bool, shape=(bars, steps_per_bar, 128)."""
-    if _last[0] is not score:
-        _last[:] = [score, to_pianoroll(score, n_pitches=128, lowest_pitch=0)]  # (bars, S, 128, T)
-    roll = _last[1]
+    roll = to_full_roll(score) if roll is None else roll  # (bars, S, 128, T)
     return roll.any(axis=3) if track is None else roll[..., track]
 
 
@@ -47,15 +51,15 @@ def _notes(score: Score, track: int | None) -> list[Note]:
     return [n for t in tracks for n in t.notes]
 
 
-def empty_bar_rate(score: Score, track: int | None = None) -> float:
-    """Fraction of bars in which nothing sounds."""
-    roll = _roll(score, track)
+def empty_bar_rate(score: Score, track: int | None = None, roll: np.ndarray | None = None) -> float:
+    """Fraction of bars in which nothing sounds. ``roll``: to_full_roll(score), if already at hand."""
+    roll = _roll(score, track, roll)
     return float((~roll.any(axis=(1, 2))).mean())
 
 
-def used_pitch_classes(score: Score, track: int | None = None) -> float:
+def used_pitch_classes(score: Score, track: int | None = None, roll: np.ndarray | None = None) -> float:
     """UPC: pitch classes sounding per bar, averaged over the bars that sound."""
-    roll = _roll(score, track)
+    roll = _roll(score, track, roll)
     pcs = np.stack([roll[:, :, pc::12].any(axis=(1, 2)) for pc in range(12)], axis=1)  # (bars, 12)
     counts = pcs.sum(axis=1)
     sounding = counts > 0
@@ -69,9 +73,9 @@ def qualified_note_rate(score: Score, track: int | None = None) -> float:
     return float(np.mean([n.duration >= min_steps for n in notes])) if notes else math.nan
 
 
-def polyphony(score: Score, track: int | None = None) -> float:
+def polyphony(score: Score, track: int | None = None, roll: np.ndarray | None = None) -> float:
     """Pitches sounding at once, averaged over the steps where at least one sounds."""
-    counts = _roll(score, track).sum(axis=2).ravel()
+    counts = _roll(score, track, roll).sum(axis=2).ravel()
     counts = counts[counts > 0]
     return float(counts.mean()) if len(counts) else math.nan
 
@@ -104,27 +108,30 @@ def pitch_class_entropy(score: Score, track: int | None = None) -> float:
     return float(-(p * np.log2(p)).sum())
 
 
-def tonal_centroids(score: Score, track: int) -> np.ndarray:
+def tonal_centroids(score: Score, track: int, roll: np.ndarray | None = None) -> np.ndarray:
     """6-D tonal centroid of each bar's duration-weighted chroma; NaN rows for silent bars.
 
     Returns ndarray, shape=(bars, 6)
     """
-    roll = _roll(score, track)  # (bars, S, 128)
+    roll = _roll(score, track, roll)  # (bars, S, 128)
     chroma = np.stack([roll[:, :, pc::12].sum(axis=(1, 2)) for pc in range(12)], axis=1).astype(float)
     total = chroma.sum(axis=1, keepdims=True)  # (bars, 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (chroma / total) @ TONAL_MATRIX.T
 
 
-def tonal_distance(score: Score, a: int | None = None, b: int | None = None) -> float:
+def tonal_distance(
+    score: Score, a: int | None = None, b: int | None = None, roll: np.ndarray | None = None
+) -> float:
     """TD: Euclidean distance between two tracks' tonal centroids, averaged over bars where both
     sound; with no tracks given, averaged over every pair of tracks (the MuseGAN paper's TD)."""
+    roll = to_full_roll(score) if roll is None else roll
     if a is None or b is None:
         pairs = itertools.combinations(range(len(score.tracks)), 2)
-        values = [tonal_distance(score, i, j) for i, j in pairs]
+        values = [tonal_distance(score, i, j, roll) for i, j in pairs]
         values = [v for v in values if not math.isnan(v)]
         return float(np.mean(values)) if values else math.nan
-    d = np.linalg.norm(tonal_centroids(score, a) - tonal_centroids(score, b), axis=1)
+    d = np.linalg.norm(tonal_centroids(score, a, roll) - tonal_centroids(score, b, roll), axis=1)
     d = d[~np.isnan(d)]
     return float(d.mean()) if len(d) else math.nan
 
@@ -138,6 +145,7 @@ PER_TRACK = {
     "scale_consistency": scale_consistency,
     "pitch_class_entropy": pitch_class_entropy,
 }
+USES_ROLL = (empty_bar_rate, used_pitch_classes, polyphony)  # these take to_full_roll(score) as ``roll``
 
 
 def to_metrics(score: Score) -> dict:
@@ -146,13 +154,21 @@ def to_metrics(score: Score) -> dict:
     The overall ``tonal_distance`` is the mean over track pairs; per track it is that track's mean
     distance to the others.
     """
-    out = {name: f(score) for name, f in PER_TRACK.items()}
-    out["tonal_distance"] = tonal_distance(score)
+    roll = to_full_roll(score)  # (bars, S, 128, T): computed once for every roll-based metric
+
+    def measure(track: int | None) -> dict:
+        return {
+            name: f(score, track, roll) if f in USES_ROLL else f(score, track)
+            for name, f in PER_TRACK.items()
+        }
+
+    out = measure(None)
+    out["tonal_distance"] = tonal_distance(score, roll=roll)
     tracks = {}
     n = len(score.tracks)
     for i, t in enumerate(score.tracks):
-        values = {name: f(score, i) for name, f in PER_TRACK.items()}
-        tds = [tonal_distance(score, i, j) for j in range(n) if j != i]
+        values = measure(i)
+        tds = [tonal_distance(score, i, j, roll) for j in range(n) if j != i]
         tds = [v for v in tds if not math.isnan(v)]
         values["tonal_distance"] = float(np.mean(tds)) if tds else math.nan
         tracks[t.name or f"Track {i + 1}"] = values

@@ -57,9 +57,7 @@ def load_model(checkpoint=None, bpm: float | None = None) -> Model:
     from composer.generation.runtime import Runtime
 
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    meta, weights = load_checkpoint_numpy(folder)
-    if meta.get("model") != "lstm":
-        raise CheckpointError(f"{folder}: holds a {meta.get('model')!r} model, not an lstm")
+    meta, weights = load_checkpoint_numpy(folder, kind="lstm")
     try:
         vocab = Vocab.from_dict(meta["vocab"])
         runtime = Runtime(meta["config"], weights)

@@ -13,6 +13,7 @@ bar is empty. Held steps become one sustained note, also across phrase boundarie
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
@@ -35,9 +36,7 @@ THRESHOLD = 0.0  # tanh output above this sounds
 def load_generator(checkpoint: str | Path | None = None) -> tuple[Generator, dict]:
     """The generator (eval mode, CPU) and meta of a musegan checkpoint; None is the shipped one."""
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    meta, state, _ = load_checkpoint(folder)
-    if meta.get("model") != "musegan":
-        raise CheckpointError(f"{folder}: holds a {meta.get('model')!r} model, not musegan")
+    meta, state, _ = load_checkpoint(folder, kind="musegan")
     gen = Generator(MuseGANConfig.from_dict(meta["config"]))
     try:
         gen.load_state_dict(state)
@@ -78,7 +77,7 @@ def latent_stream(cfg: MuseGANConfig, seed: int, vary: set[str], flow: float = F
     style = _draw(seed, "style", 0, 0, vary, z)
     groove = np.stack([_draw(seed, "groove", t, 0, vary, z) for t in tracks])
     chords, melody, keep = None, None, math.sqrt(1 - flow**2)
-    for k in range(10**12):
+    for k in itertools.count():
         new_c = _draw(seed, "chords", 0, k, vary, z)
         new_m = np.stack([_draw(seed, "melody", t, k, vary, z) for t in tracks])
         chords = new_c if chords is None else flow * chords + keep * new_c
@@ -101,6 +100,8 @@ def to_binary(roll: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
 
 def meta_score(meta: dict, programs: list[int] | None = None, bpm: float | None = None) -> Score:
     """An empty Score with the checkpoint's tracks (names, GM programs), meter and tempo."""
+    if bpm is not None and not 1 <= bpm <= 1000:
+        raise ComposerError(f"--bpm {bpm}: choose a tempo between 1 and 1000")
     tracks = [Track(name=t["name"], program=int(t["program"])) for t in meta["tracks"]]
     if programs:
         if len(programs) != len(tracks) or not all(0 <= p <= 127 for p in programs):
@@ -109,7 +110,7 @@ def meta_score(meta: dict, programs: list[int] | None = None, bpm: float | None 
     return Score(
         tracks=tracks,
         resolution=meta.get("resolution", 4),
-        bpm=float(bpm or meta.get("bpm", 100.0)),
+        bpm=float(meta.get("bpm", 100.0) if bpm is None else bpm),
         time_signature=tuple(meta.get("time_signature", (4, 4))),
     )
 

@@ -1,9 +1,12 @@
 """Helpers every training loop shares: seeding, a progress display, Ctrl-C handling, early stopping,
-RNG state in checkpoints and the loss-curve PNG."""
+RNG state in checkpoints, the loss-curve PNG, and the checks before training into or resuming from
+a checkpoint folder."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import random
 import signal
 import sys
@@ -13,6 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from composer.errors import CheckpointError, ComposerError
+
+INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT-killed command
 
 
 def seed_everything(seed: int) -> None:
@@ -130,3 +137,48 @@ def write_loss_curve(history: dict[str, list[float]], folder: str | Path, xlabel
     path = Path(folder) / "losses.png"
     plot_losses(history, path, xlabel=xlabel)
     return path
+
+
+def check_out_folder(folder: str | Path, resume: bool, force: bool) -> None:
+    """Refuse to train a new model into a folder that holds a checkpoint, unless resuming or forced.
+
+    Training by default writes to checkpoints/<model>-<corpus>, which would silently overwrite the
+    shipped checkpoint when run from the repository root.
+    """
+    folder = Path(folder)
+    if not (resume or force) and any((folder / sub / "meta.json").exists() for sub in (".", "last")):
+        raise ComposerError(
+            f"{folder} already holds a checkpoint; use --resume to continue it or --force to overwrite it"
+        )
+
+
+def stop_interrupted(step: int, folder: str | Path) -> None:
+    """After Ctrl-C and the checkpoint save: one line, then exit status 130 (no traceback)."""
+    print(
+        f"interrupted at step {step}; checkpoint saved in {folder} (continue with --resume --out {folder})",
+        file=sys.stderr,
+    )
+    raise SystemExit(INTERRUPTED)
+
+
+def corpus_fingerprint(corpus) -> str:
+    """A hash of the corpus's piece ids and split: it changes when the corpus or its split changes."""
+    text = json.dumps([corpus.ids, corpus.split_indices()], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def check_corpus(meta: dict, folder: str | Path, corpus) -> None:
+    """Refuse a checkpoint trained on another corpus, or on this corpus before it changed: a clear
+    CheckpointError instead of a shape crash or a test split that overlaps the training split.
+
+    ``meta["corpus"]`` holds the corpus ``name`` and ``fingerprint`` (corpus_fingerprint); a
+    checkpoint saved before fingerprints were stored is checked by name only.
+    """
+    saved = meta.get("corpus", {})
+    if saved.get("name") != corpus.name:
+        raise CheckpointError(f"{folder}: was trained on corpus {saved.get('name')!r}, not {corpus.name!r}")
+    if "fingerprint" in saved and saved["fingerprint"] != corpus_fingerprint(corpus):
+        raise CheckpointError(
+            f"{folder}: corpus {corpus.name!r} has changed since this checkpoint was trained "
+            "(other pieces or split); train again"
+        )

@@ -8,7 +8,6 @@ evaluate read) and ``last/``, the latest state with optimizer and RNG, which --r
 from __future__ import annotations
 
 import collections
-import json
 import math
 import os
 from pathlib import Path
@@ -17,11 +16,10 @@ import numpy as np
 import torch
 
 from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
-from composer.corpora import load_corpus
+from composer.corpora import augment, load_corpus
 from composer.device import autocast, pick_device
 from composer.errors import CheckpointError, ComposerError
 from composer.models.attention_lstm import AttentionLSTM, LSTMConfig, nll_per_stream
-from composer.music import transpose as transpose_score
 from composer.representations.tokens import MAX_DURATION, MAX_SHIFT, STREAMS, Vocab, to_tokens
 from composer.training import loop
 from composer.training.data import to_events, to_stream, to_windows
@@ -52,12 +50,11 @@ def prepare_data(corpus_source: str, seed: int, semitones: int, vocab: Vocab | N
     corpus = load_corpus(corpus_source, seed=seed)
     train = corpus.split("train")
     shifts = range(-semitones, semitones + 1)
-    augmented = [transpose_score(p, k) for k in shifts for p in train]
+    augmented = augment(train, shifts)  # piece by piece, each in every shift
     vocab = vocab or Vocab.fit([to_tokens(p) for p in augmented])
     n_pos = max(p.steps_per_bar for p in corpus.pieces)
     streams = [
-        to_stream([to_events(p, vocab) for p in augmented[i * len(train) : (i + 1) * len(train)]])
-        for i in range(len(shifts))
+        to_stream([to_events(p, vocab) for p in augmented[i :: len(shifts)]]) for i in range(len(shifts))
     ]
     validation = [to_events(p, vocab) for p in corpus.split("validation")] or [
         to_events(p, vocab) for p in train[:8]
@@ -95,7 +92,7 @@ def build_meta(data: dict, config: LSTMConfig, opts: dict, state: dict) -> dict:
         "vocab": data["vocab"].to_dict(),
         "corpus": {
             "name": data["corpus"].name,
-            "fingerprint": corpus_fingerprint(data["corpus"]),
+            "fingerprint": loop.corpus_fingerprint(data["corpus"]),
             "settings": data["corpus"].settings,
             "transpose": opts["transpose"],
         },
@@ -114,27 +111,10 @@ def build_meta(data: dict, config: LSTMConfig, opts: dict, state: dict) -> dict:
     }
 
 
-def corpus_fingerprint(corpus) -> str:
-    """A hash of the corpus's piece ids and split: it changes when the corpus or its split changes."""
-    import hashlib
-
-    text = json.dumps([corpus.ids, corpus.split_indices()], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def check_compatible(meta: dict, folder, corpus, vocab: Vocab | None = None) -> None:
-    """Refuse a checkpoint of another model, corpus (or a changed one) or vocabulary: a clear
-    CheckpointError instead of a shape crash or a test split that overlaps the training split."""
-    if meta.get("model") != "lstm":
-        raise CheckpointError(f"{folder}: holds a {meta.get('model')!r} model, not an lstm")
-    trained_on = meta.get("corpus", {}).get("name")
-    if trained_on != corpus.name:
-        raise CheckpointError(f"{folder}: was trained on corpus {trained_on!r}, not {corpus.name!r}")
-    if meta["corpus"].get("fingerprint") != corpus_fingerprint(corpus):
-        raise CheckpointError(
-            f"{folder}: corpus {corpus.name!r} has changed since this checkpoint was trained "
-            "(other pieces or split); train again"
-        )
+    """Refuse a checkpoint of another corpus (or a changed one) or vocabulary: a clear CheckpointError
+    instead of a shape crash or a test split that overlaps the training split."""
+    loop.check_corpus(meta, folder, corpus)
     if vocab is not None and Vocab.from_dict(meta["vocab"]).values != vocab.values:
         sizes = Vocab.from_dict(meta["vocab"]).sizes
         raise CheckpointError(f"{folder}: its vocabulary {sizes} differs from this corpus's {vocab.sizes}")
@@ -142,9 +122,7 @@ def check_compatible(meta: dict, folder, corpus, vocab: Vocab | None = None) -> 
 
 def load_lstm(folder, with_train_state: bool = False, device="cpu"):
     """(meta, model, train_state) from a checkpoint folder; shape mismatches become CheckpointError."""
-    meta, weights, train_state = load_checkpoint(folder, with_train_state)
-    if meta.get("model") != "lstm":
-        raise CheckpointError(f"{folder}: holds a {meta.get('model')!r} model, not an lstm")
+    meta, weights, train_state = load_checkpoint(folder, with_train_state, kind="lstm")
     try:
         model = AttentionLSTM(LSTMConfig.from_dict(meta["config"]))
         model.load_state_dict(weights)
@@ -170,8 +148,13 @@ def train_lstm(
     device="auto",
     size="default",
     attention=True,
+    force=False,
 ) -> Path:
-    """Train (or resume) and return the checkpoint folder. See `composer train --help`."""
+    """Train (or resume) and return the checkpoint folder. See `composer train --help`.
+
+    A folder that already holds a checkpoint is refused unless ``resume`` or ``force`` is given.
+    Ctrl-C saves the checkpoint, prints one line and exits with status 130.
+    """
     dev = pick_device(device)
     if dev.type == "cpu":  # several threads on a shared CPU spin-wait on each other: 1 is faster there
         torch.set_num_threads(int(os.environ.get("COMPOSER_THREADS", "1")))
@@ -187,42 +170,44 @@ def train_lstm(
     )
     name = "bach" if corpus_source == "bach" else Path(corpus_source).name
     out = Path(out or f"checkpoints/lstm-{name}")
+    loop.check_out_folder(out, resume, force)
     loop.seed_everything(seed)
-    resumed = None
-    if resume:
-        resumed = load_lstm(out / "last", with_train_state=True, device=dev)
-        saved = resumed[0]["training"]
-        opts.update(
-            {k: saved[k] for k in ("batch_size", "lr", "seq_len", "seed", "patience")},
-            transpose=resumed[0]["corpus"]["transpose"],
-        )
-        opts["steps"], opts["epochs"] = steps or saved["steps"], epochs or saved["epochs"]
-    data = prepare_data(
-        corpus_source,
-        opts["seed"],
-        opts["transpose"],
-        Vocab.from_dict(resumed[0]["vocab"]) if resumed else None,
-    )
+    resumed = _resume(out, opts, dev) if resume else None
+    vocab = Vocab.from_dict(resumed[0]["vocab"]) if resumed else None
+    data = prepare_data(corpus_source, opts["seed"], opts["transpose"], vocab)
     if resumed:
         check_compatible(resumed[0], out / "last", data["corpus"])
-        model, state = resumed[1], resumed[0]
+        state, model, tensors = resumed
     else:
-        config = LSTMConfig(
-            vocab_sizes=data["vocab"].sizes,
-            n_positions=data["n_positions"],
-            attention=attention,
-            window=seq_len,
-            **SIZES[size],
-        )
-        model, state = AttentionLSTM(config).to(dev), None
+        state, model = None, _new_model(data, size, attention, seq_len).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"])
     if resumed:
-        tensors = resumed[2]
-        optimizer_from_tensors(
-            optimizer, {k: v for k, v in tensors.items() if k.startswith("state.")}, state["optimizer"]
-        )
+        optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
+        optimizer_from_tensors(optimizer, optimizer_tensors, state["optimizer"])
         loop.set_rng_state(tensors)
-    return _run(model, optimizer, data, opts, out, dev, state)
+    return _Run(model, optimizer, data, opts, out, dev, state).train()
+
+
+def _resume(out: Path, opts: dict, dev) -> tuple[dict, AttentionLSTM, dict]:
+    """(meta, model, train tensors) of ``out/last``; its training options replace those in ``opts``
+    (steps and epochs only where ``opts`` gives none)."""
+    meta, model, tensors = load_lstm(out / "last", with_train_state=True, device=dev)
+    saved = meta["training"]
+    opts.update({k: saved[k] for k in ("batch_size", "lr", "seq_len", "seed", "patience")})
+    opts["transpose"] = meta["corpus"]["transpose"]
+    opts["steps"], opts["epochs"] = opts["steps"] or saved["steps"], opts["epochs"] or saved["epochs"]
+    return meta, model, tensors
+
+
+def _new_model(data: dict, size: str, attention: bool, seq_len: int) -> AttentionLSTM:
+    config = LSTMConfig(
+        vocab_sizes=data["vocab"].sizes,
+        n_positions=data["n_positions"],
+        attention=attention,
+        window=seq_len,
+        **SIZES[size],
+    )
+    return AttentionLSTM(config)
 
 
 def _schedule(data: dict, opts: dict) -> tuple[int, int]:
@@ -233,77 +218,102 @@ def _schedule(data: dict, opts: dict) -> tuple[int, int]:
     return epoch_steps, total
 
 
-def _run(model, optimizer, data, opts, out: Path, dev, state: dict | None) -> Path:
-    from composer.evaluation import score_events
+class _Run:
+    """One training run: the loop, its per-epoch validation, and its two checkpoints (best, last)."""
 
-    epoch_steps, total = _schedule(data, opts)
-    step = state["step"] if state else 0
-    history = state["history"] if state else {"train": [], "validation": []}
-    stopper = loop.EarlyStopping(opts["patience"], **(state["early_stopping"] if state else {}))
-    stopper.patience = opts["patience"]
-    running = state["running"] if state else []
-    progress = loop.Progress(total, step, desc="train lstm")
-    with loop.interruptible() as flag:
-        progress.write(
-            f"training lstm on {data['corpus'].name}: {len(data['streams'][0][0]):,} events x "
-            f"{len(data['streams'])} transpositions, {epoch_steps} steps per epoch, steps {step}->{total}, {dev}"
-        )
-        while step < total and not stopper.stop:
-            torch.manual_seed(loop.step_seed(opts["seed"], step))
-            x, xpos, y, ypos = sample_batch(
-                data["streams"], step, opts["seed"], opts["batch_size"], opts["seq_len"], dev
+    def __init__(self, model, optimizer, data: dict, opts: dict, out: Path, dev, state: dict | None):
+        self.model, self.optimizer, self.data, self.opts = model, optimizer, data, opts
+        self.out, self.dev = out, dev
+        self.epoch_steps, self.total = _schedule(data, opts)
+        self.step = state["step"] if state else 0
+        self.history = state["history"] if state else {"train": [], "validation": []}
+        self.stopper = loop.EarlyStopping(opts["patience"], **(state["early_stopping"] if state else {}))
+        self.stopper.patience = opts["patience"]
+        self.running = state["running"] if state else []
+        self.progress = loop.Progress(self.total, self.step, desc="train lstm")
+
+    def train(self) -> Path:
+        """Train up to the total step count or early stop; Ctrl-C saves and exits with status 130."""
+        streams = self.data["streams"]
+        with loop.interruptible() as flag:
+            self.progress.write(
+                f"training lstm on {self.data['corpus'].name}: {len(streams[0][0]):,} events x "
+                f"{len(streams)} transpositions, {self.epoch_steps} steps per epoch, "
+                f"steps {self.step}->{self.total}, {self.dev}"
             )
-            model.train()
-            with autocast(dev):
-                logits, _ = model(x, xpos, y, ypos)
-            n = (y[..., 0] != -100).sum().clamp(min=1)
-            loss = sum(nll_per_stream(logits, y).values()) / n
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            running.append(loss.item())
-            progress.update(step, loss=float(np.mean(running[-50:])))
-            if step % epoch_steps == 0 or step == total:
-                val = score_events(model, data["validation"], dev)
-                history["train"].append(float(np.mean(running)))
-                history["validation"].append(val)
-                running = []
-                best = stopper.update(val)
-                progress.write(
-                    f"epoch {len(history['validation'])} step {step}: train {history['train'][-1]:.4f}"
-                    f" validation {val:.4f}{' (best)' if best else ''}"
-                )
-                new_state = _state(step, epoch_steps, history, stopper, running, optimizer)
-                if best:
-                    save_checkpoint(out, build_meta(data, model.config, opts, new_state), model.state_dict())
-                loop.write_loss_curve(history, out)  # every epoch: the curve goes on past the best
-            if flag["stop"] or step == total or stopper.stop or step % epoch_steps == 0:
-                new_state = _state(step, epoch_steps, history, stopper, running, optimizer)
-                tensors, info = optimizer_to_tensors(optimizer)
-                new_state["optimizer"] = info
-                save_checkpoint(
-                    out / "last",
-                    build_meta(data, model.config, opts, new_state),
-                    model.state_dict(),
-                    {**tensors, **loop.rng_state()},
-                )
-            if flag["stop"]:
-                progress.close()
-                raise ComposerError(f"training interrupted at step {step}; resume with --resume --out {out}")
-    progress.close()
-    if not (out / "meta.json").exists():  # no validation ran (cannot happen unless total is 0)
-        raise ComposerError(f"no training step ran (total steps {total})")
-    return out
+            while self.step < self.total and not self.stopper.stop:
+                self.running.append(self.train_step())
+                self.step += 1
+                self.progress.update(self.step, loss=float(np.mean(self.running[-50:])))
+                epoch_end = self.step % self.epoch_steps == 0 or self.step == self.total
+                if epoch_end:
+                    self.validate()
+                if flag["stop"] or epoch_end or self.stopper.stop:
+                    self.save_last()
+                if flag["stop"]:
+                    self.progress.close()
+                    loop.stop_interrupted(self.step, self.out)
+        self.progress.close()
+        if not (self.out / "meta.json").exists():  # no validation ran (cannot happen unless total is 0)
+            raise ComposerError(f"no training step ran (total steps {self.total})")
+        return self.out
 
+    def train_step(self) -> float:
+        """One optimizer step on the batch of the current step; returns its loss per target event."""
+        opts = self.opts
+        torch.manual_seed(loop.step_seed(opts["seed"], self.step))
+        x, xpos, y, ypos = sample_batch(
+            self.data["streams"], self.step, opts["seed"], opts["batch_size"], opts["seq_len"], self.dev
+        )
+        self.model.train()
+        with autocast(self.dev):
+            logits, _ = self.model(x, xpos, y, ypos)
+        n = (y[..., 0] != -100).sum().clamp(min=1)
+        loss = sum(nll_per_stream(logits, y).values()) / n
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        return loss.item()
 
-def _state(step, epoch_steps, history, stopper, running, optimizer) -> dict:
-    return {
-        "step": step,
-        "epoch": step / epoch_steps,
-        "history": history,
-        "early_stopping": {"best": stopper.best if math.isfinite(stopper.best) else 1e30, "bad": stopper.bad},
-        "running": running,
-        "optimizer": {},
-    }
+    def validate(self) -> None:
+        """End of an epoch: validation loss, history, the best checkpoint and the loss curve."""
+        from composer.evaluation import score_events
+
+        val = score_events(self.model, self.data["validation"], self.dev)
+        self.history["train"].append(float(np.mean(self.running)))
+        self.history["validation"].append(val)
+        self.running = []
+        best = self.stopper.update(val)
+        self.progress.write(
+            f"epoch {len(self.history['validation'])} step {self.step}: train {self.history['train'][-1]:.4f}"
+            f" validation {val:.4f}{' (best)' if best else ''}"
+        )
+        if best:
+            save_checkpoint(self.out, self.meta(), self.model.state_dict())
+        loop.write_loss_curve(self.history, self.out)  # every epoch: the curve goes on past the best
+
+    def save_last(self) -> None:
+        """``out/last``: the latest weights with optimizer and RNG state, which --resume continues."""
+        tensors, info = optimizer_to_tensors(self.optimizer)
+        save_checkpoint(
+            self.out / "last",
+            self.meta(optimizer=info),
+            self.model.state_dict(),
+            {**tensors, **loop.rng_state()},
+        )
+
+    def meta(self, optimizer: dict | None = None) -> dict:
+        stopper = self.stopper
+        state = {
+            "step": self.step,
+            "epoch": self.step / self.epoch_steps,
+            "history": self.history,
+            "early_stopping": {
+                "best": stopper.best if math.isfinite(stopper.best) else 1e30,
+                "bad": stopper.bad,
+            },
+            "running": self.running,
+            "optimizer": optimizer or {},
+        }
+        return build_meta(self.data, self.model.config, self.opts, state)

@@ -3,7 +3,9 @@
 Five critic steps per generator step, gradient-penalty weight 10, Adam (betas 0.5, 0.9). Every
 random draw of a step (batches, latents, penalty mixing weights) is derived from (seed, step), so a
 resumed run repeats the uninterrupted one exactly. The generator's weights go to the checkpoint's
-model file; the critic's weights and both optimizers go to its train-state file.
+model file; the critic's weights and both optimizers go to its train-state file. A folder that
+already holds a checkpoint is refused unless resuming or forced; Ctrl-C saves, prints one line and
+exits with status 130.
 """
 
 from __future__ import annotations
@@ -17,16 +19,16 @@ import torch
 
 from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
 from composer.corpora import load_corpus
+from composer.corpora.bach import CHOIR_AAHS, VOICES
 from composer.device import autocast, pick_device
-from composer.errors import CheckpointError, ComposerError
+from composer.errors import ComposerError
 from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_penalty, sample_latents
+from composer.training import loop
 from composer.training.loop import Progress, interruptible, step_seed, write_loss_curve
-from composer.training.musegan_data import batch_indices, to_phrases
+from composer.training.musegan_data import batch_indices, to_phrases, to_voice_order
 
 # Width multipliers; "default" (= "small") is the size shipped for CPU training, "book" the GDL size.
 SIZES = {"tiny": 0.03125, "small": 0.25, "default": 0.25, "book": 1.0}
-SATB = ("Soprano", "Alto", "Tenor", "Bass")
-CHOIR_AAHS = 52
 GP_WEIGHT = 10.0
 CRITIC_STEPS = 5
 HISTORY_KEYS = ("critic", "generator", "gp")
@@ -53,25 +55,29 @@ def train_musegan(
     phrase_bars: int | None = None,
     sample_every: int = 200,
     save_every: int = 100,
-    **_ignored,
+    force: bool = False,
 ) -> Path:
     """Train (or resume) a MuseGAN and return its checkpoint folder.
 
-    ``steps`` counts generator steps in total (a resumed run trains up to it). Ctrl-C saves and stops;
-    a NaN/inf loss stops with a ComposerError and leaves the last good checkpoint in place.
+    ``steps`` counts generator steps in total (a resumed run trains up to it). A resumed run keeps
+    its saved seed, learning rate and batch size, and must be given the corpus it was trained on.
+    ``force`` allows training a new model into a folder that holds a checkpoint. Ctrl-C saves, prints
+    one line and exits with status 130; a NaN/inf loss stops with a ComposerError and leaves the last
+    good checkpoint in place.
     """
     dev = pick_device(device)
     steps = 2000 if steps is None else steps
     folder = Path(out or f"checkpoints/musegan-{Path(str(corpus_source)).name}")
-    corpus = load_corpus(corpus_source, seed=seed)
+    loop.check_out_folder(folder, resume, force)
     state = None
     if resume:
-        meta, model_state, state = load_checkpoint(folder, with_train_state=True)
-        if meta.get("model") != "musegan":
-            raise CheckpointError(f"{folder}: holds a {meta.get('model')!r} model, not musegan")
+        meta, model_state, state = load_checkpoint(folder, with_train_state=True, kind="musegan")
         cfg = MuseGANConfig.from_dict(meta["config"])
         seed, lr, batch_size = meta["train"]["seed"], meta["train"]["lr"], meta["train"]["batch_size"]
+        corpus = load_corpus(corpus_source, seed=seed)
+        loop.check_corpus(meta, folder, corpus)
     else:
+        corpus = load_corpus(corpus_source, seed=seed)
         width = width or SIZES[size]
         cfg = MuseGANConfig(n_tracks=tracks, n_bars=phrase_bars or n_bars, z_dim=z_dim, width=width)
         meta = _new_meta(cfg, corpus, corpus_source, seed, lr, batch_size)
@@ -93,7 +99,13 @@ def _new_meta(cfg, corpus, source, seed, lr, batch_size) -> dict:
     return {
         "model": "musegan",
         "config": cfg.to_dict(),
-        "corpus": {"source": str(source), "name": corpus.name, "split": "train", **corpus.settings},
+        "corpus": {
+            "source": str(source),
+            "name": corpus.name,
+            "fingerprint": loop.corpus_fingerprint(corpus),
+            "split": "train",
+            **corpus.settings,
+        },
         "time_signature": [4, 4],
         "resolution": 4,
         "bpm": 100.0,
@@ -115,10 +127,8 @@ def _new_meta(cfg, corpus, source, seed, lr, batch_size) -> dict:
 
 def _track_meta(corpus, source, n_tracks: int) -> list[dict]:
     """Names and GM programs of the model tracks: SATB for bach, else by voice order."""
-    if str(source) == "bach" and n_tracks == 4:
-        return [{"name": n, "program": CHOIR_AAHS} for n in SATB]
-    from composer.training.musegan_data import to_voice_order
-
+    if str(source) == "bach" and n_tracks == len(VOICES):
+        return [{"name": n, "program": CHOIR_AAHS} for n in VOICES]
     programs: list[list[int]] = [[] for _ in range(n_tracks)]
     for score in corpus.pieces:
         voiced = to_voice_order(score, n_tracks)
@@ -176,6 +186,7 @@ def train_step(gen, critic, opt_g, opt_c, data, cfg, batch_size, seed, step, dev
 
 
 def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every) -> None:
+    """Train up to ``steps``, saving every ``save_every`` steps; Ctrl-C saves and exits with status 130."""
     cfg, tr = MuseGANConfig.from_dict(meta["config"]), meta["train"]
     progress = Progress(steps, initial=meta["step"], desc="musegan")
     gen.train()
@@ -184,6 +195,7 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_ever
     last_saved = meta["step"]
     try:
         with interruptible() as flag:
+            progress.write(f"training musegan on {meta['corpus']['name']}: steps {done}->{steps}, {dev}")
             while meta["step"] < steps and not flag["stop"]:
                 step = meta["step"] + 1
                 losses = train_step(
@@ -202,18 +214,20 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_ever
                 if sample_every and step % sample_every == 0:
                     write_samples(gen, meta, folder, dev)
                     gen.train()
-                if step % save_every == 0 or step == steps:
+                if step % save_every == 0 or step == steps or flag["stop"]:
                     meta["seconds"] = round(meta["seconds"] + time.perf_counter() - t0, 2)
                     t0 = time.perf_counter()
                     save_musegan(folder, meta, gen, critic, opt_g, opt_c)
                     last_saved = step
     finally:
         progress.close()
-    if meta["step"] != last_saved:  # stopped by Ctrl-C between saves
-        meta["seconds"] = round(meta["seconds"] + time.perf_counter() - t0, 2)
-        save_musegan(folder, meta, gen, critic, opt_g, opt_c)
     if meta["step"] > done:
         write_loss_curve(meta["history"], folder, xlabel="generator step")
+    if flag["stop"]:
+        if meta["step"] == done:  # stopped before its first step: still leave a resumable checkpoint
+            save_musegan(folder, meta, gen, critic, opt_g, opt_c)
+        loop.stop_interrupted(meta["step"], folder)
+    if meta["step"] > done:
         progress.write(f"musegan: step {meta['step']}, checkpoint in {folder}")
 
 

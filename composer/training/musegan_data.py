@@ -41,7 +41,7 @@ def to_phrases(pieces: list[Score], n_bars: int, n_tracks: int, n_pitches: int =
     for score in pieces:
         if score.time_signature != METER or score.resolution != 4:
             continue
-        score = to_voice_order(score, n_tracks) if len(score.tracks) != n_tracks else score
+        score = to_voice_order(score, n_tracks)
         if score is None:
             continue
         roll = to_pianoroll(score, n_pitches=n_pitches)  # (bars, 16, P, T)
