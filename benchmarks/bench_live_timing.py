@@ -12,6 +12,7 @@ latency (the median): p50, p99, max, the error's trend over time (drift) and any
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import shlex
@@ -89,19 +90,34 @@ def main() -> None:
     report(want, got, sent, args, flags, play, wall)
 
 
+def align(want, got) -> tuple[list[int], list[int]]:
+    """Indices of the wanted and received messages that pair up, matched as sequences.
+
+    Pairing by position alone would turn one lost message into an error for every later one.
+    """
+    a = [m for _, m in want]
+    b = [tuple(m) for _, m in got]
+    wi, gi = [], []
+    for block in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
+        wi += range(block.a, block.a + block.size)
+        gi += range(block.b, block.b + block.size)
+    return wi, gi
+
+
 def report(want, got, sent, args, flags, play, wall) -> None:
-    received = [m for _, m in got][: len(want)]
-    lost = len(want) - sum(1 for a, b in zip(want, received) if a[1] == b)
-    err = np.array([g[0] - w[0] for g, w in zip(got, want)])
+    wi, gi = align(want, got)
+    lost = len(want) - len(wi)
+    err = np.array([got[g][0] - want[w][0] for w, g in zip(wi, gi)])
     err = err - np.median(err)  # arrival clock and file clock differ by a constant latency
-    times = np.array([w[0] for w in want])
+    times = np.array([want[w][0] for w in wi])
     slope = np.polyfit(times, err, 1)[0]  # seconds of error per second of music
     minute = times < 60
     last = times > times[-1] - 60
     out = {
         "messages": len(want),
         "received": len(got),
-        "mismatched": lost,
+        "lost_or_out_of_order": lost,
+        "timed": len(wi),
         "p50_ms": round(float(np.percentile(np.abs(err), 50)) * 1e3, 3),
         "p99_ms": round(float(np.percentile(np.abs(err), 99)) * 1e3, 3),
         "max_ms": round(float(np.abs(err).max()) * 1e3, 3),
