@@ -16,13 +16,18 @@ from composer.errors import ComposerError
 
 
 class ComposerGroup(click.Group):
-    """A click group that turns ComposerError into one line and exit status 2, never a traceback."""
+    """A click group that turns ComposerError, and a bad option of a command, into one line on stderr
+    and exit status 2, never a traceback or a usage block."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except ComposerError as e:
             click.echo(f"composer: error: {e}", err=True)
+            ctx.exit(2)
+        except click.UsageError as e:
+            where = e.ctx.command_path if e.ctx else "composer"
+            click.echo(f"composer: error: {e.format_message()} (see {where} --help)", err=True)
             ctx.exit(2)
 
 

@@ -109,6 +109,8 @@ def play_events(
         if delay > 0 and not options.sync:
             time.sleep(delay)
         with signals_stop_playback(), realtime_priority():
+            if options.sync:  # tell the user (and a DAW-side script) that Start will now be heard
+                print(f"composer: waiting for MIDI Start on {options.sync}", file=sys.stderr, flush=True)
             return play(events, out, timeline, record=record)
     finally:
         if inp is not None:

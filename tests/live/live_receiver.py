@@ -35,3 +35,14 @@ class Receiver:
 
     def close(self):
         self.port.close()
+
+
+def open_notes(msgs):
+    """(channel, pitch) -> count of note-ons in ``msgs`` that no note-off (or velocity-0 on) ended."""
+    open_ = {}
+    for m in msgs:
+        if m[0] & 0xF0 == 0x90 and m[2] > 0:
+            open_[m[0] & 15, m[1]] = open_.get((m[0] & 15, m[1]), 0) + 1
+        elif m[0] & 0xF0 in (0x80, 0x90) and open_.get((m[0] & 15, m[1])):
+            open_[m[0] & 15, m[1]] -= 1
+    return {k: v for k, v in open_.items() if v}

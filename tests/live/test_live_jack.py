@@ -9,6 +9,7 @@ import time
 import mido
 import numpy as np
 import pytest
+from live_receiver import open_notes
 
 from composer.live.events import from_midifile
 from composer.live.ports import open_output
@@ -53,16 +54,6 @@ def expected(mid):
         if not msg.is_meta:
             out.append((t, tuple(msg.bytes())))
     return out
-
-
-def open_notes(msgs):
-    open_ = {}
-    for m in msgs:
-        if m[0] & 0xF0 == 0x90 and m[2] > 0:
-            open_[m[0] & 15, m[1]] = open_.get((m[0] & 15, m[1]), 0) + 1
-        elif m[0] & 0xF0 in (0x80, 0x90) and open_.get((m[0] & 15, m[1])):
-            open_[m[0] & 15, m[1]] -= 1
-    return {k: v for k, v in open_.items() if v}
 
 
 def without_panic(msgs):
@@ -170,10 +161,11 @@ def test_signal_mid_stream_leaves_no_open_notes(receiver, tmp_path, sig):
         pytest.fail("composer play did not exit within 3 s of the signal")
     assert time.monotonic() - sent_at < 3
     assert proc.returncode == 128 + sig
-    time.sleep(0.1)
+    tail = [(0xB1, 64, 0), (0xB1, 120, 0), (0xB1, 123, 0)]
+    receiver.wait_for(lambda m: [x for _, x in m[-3:]] == tail, timeout=2)
     msgs = [m for _, m in receiver.messages()]
     assert open_notes(msgs) == {}
-    assert msgs[-3:] == [(0xB1, 64, 0), (0xB1, 120, 0), (0xB1, 123, 0)]
+    assert msgs[-3:] == tail
     assert len(proc.stderr.read().strip().splitlines()) == 1
 
 
@@ -255,7 +247,8 @@ def test_sync_follows_an_incoming_clock(receiver, tmp_path):
         text=True,
     )
     try:
-        time.sleep(1.5)  # let the player start and connect to the clock port
+        # The player says when it listens; a Start sent before that would be lost.
+        assert proc.stderr.readline().startswith("composer: waiting for MIDI Start on ")
         assert receiver.messages() == []  # nothing before Start
         spb = 60.0 / 180.0  # the clock runs at 180 bpm, the file says 100
         clock_port.send((0xFA,))
@@ -270,8 +263,13 @@ def test_sync_follows_an_incoming_clock(receiver, tmp_path):
         proc.kill()
         clock_port.close()
     assert proc.returncode == 0, proc.stderr.read()
-    ons = [t for t, m in receiver.messages() if m[0] & 0xF0 == 0x90 and m[2] > 0]
-    assert len(ons) == 16  # 4 beats of 16ths
+
+    def note_ons(msgs):
+        return [t for t, m in msgs if m[0] & 0xF0 == 0x90 and m[2] > 0]
+
+    receiver.wait_for(lambda m: len(note_ons(m)) >= 16, timeout=2)
+    ons = note_ons(receiver.messages())
+    assert len(ons) == 16, [m for _, m in receiver.messages()]  # 4 beats of 16ths
     step = np.median(np.diff(ons))
     assert 60.0 / (step * 4) == pytest.approx(180.0, rel=0.02)
     assert abs(ons[0] - t0) < 0.01  # the first note on the first pulse after Start
