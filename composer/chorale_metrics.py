@@ -273,6 +273,23 @@ def chorale_metrics(score: Score) -> dict:
     return to_rates(chorale_counts(score))
 
 
+ENDING_KEYS = ("ends_on_tonic", "final_root_position", "ends_on_tonic_root_position")
+
+
+def summarize_chorale(scores: list[Score], endings: list[Score] | None = None) -> dict:
+    """The chorale group of several pieces: rates from their pooled counts, ``pieces``, and the mean of
+    each ending metric over ``endings`` (the pieces themselves by default); None where nothing counts."""
+    out = to_rates(pool_counts([chorale_counts(s) for s in scores])) if scores else dict.fromkeys(RATES)
+    out.setdefault("duration_histogram", None)
+    out.setdefault("sixteenths", None)
+    ends = [ending_metrics(s) for s in (scores if endings is None else endings)]
+    for k in ENDING_KEYS:
+        values = [e[k] for e in ends if e[k] is not None]
+        out[k] = float(np.mean(values)) if values else None
+    out["pieces"] = len(scores)
+    return out
+
+
 _TONIC = re.compile(r"^\s*([A-Ga-g])([#b-]*)")
 
 
@@ -319,7 +336,7 @@ def ending_metrics(score: Score) -> dict:
     voices = to_voices(score)
     notes = [n for t in voices for n in t.notes]
     if not notes:
-        return dict.fromkeys(("ends_on_tonic", "final_root_position", "ends_on_tonic_root_position", "tonic"))
+        return dict.fromkeys((*ENDING_KEYS, "tonic"))
     tonic = to_tonic(score.key) if score.key else None
     tonic = estimate_tonic(notes) if tonic is None else tonic
     pitches = _sounding(voices, max(n.start for n in notes))
