@@ -132,7 +132,7 @@ def duration_counts(score: Score, voices: list[Track] | None = None) -> np.ndarr
     """
     voices = to_voices(score) if voices is None else voices
     sixteenths = [max(1, round(n.duration * 4 / score.resolution)) for t in voices for n in t.notes]
-    return np.bincount(np.minimum(sixteenths, MAX_DURATION + 1) - 1, minlength=MAX_DURATION + 1)
+    return np.bincount(np.minimum(np.asarray(sixteenths, int), MAX_DURATION + 1) - 1, minlength=MAX_DURATION + 1)
 
 
 def duration_kl(p, q, eps: float = 1e-4) -> float:
