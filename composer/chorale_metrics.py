@@ -254,18 +254,25 @@ def pool_counts(counts: list[dict]) -> dict:
 
 
 def chorale_metrics(score: Score) -> dict:
-    """Every chorale metric of one score.
+    """Every chorale metric of one score (the terms are defined in the module docstring).
 
-    Keys: parallels_per_100 (parallel 5ths/8ves per 100 voice-pair transitions), has_parallel (1.0 if
-    any), voice_crossing (share of texture onsets where a voice sounds below the next lower voice),
-    in_satb_range (share of notes of voice k inside SATB_RANGES[k]), downbeat_triads (share of
-    sounding downbeats whose pitch classes are exactly a complete major or minor triad),
-    repeated_notes (share of notes that re-strike the pitch of their voice's previous note, starting
-    where it ends),
-    rests_inside (share of voice-steps inside a voice's span where it is silent while another voice
-    sounds), soprano_bar_recurrence (share of soprano bars of two or more onsets whose rhythm and
-    intervals occur in another bar of the piece, transposition allowed), duration_histogram (share of notes
-    lasting 1..16 sixteenths, then longer), sixteenths (its first bin). None where nothing is counted.
+    Keys:
+
+    - parallels_per_100: parallel 5ths/8ves (is_parallel) per 100 voice-pair transitions;
+    - has_parallel: 1.0 if there is any, else 0.0;
+    - voice_crossing: share of texture onsets where a voice sounds below the next lower voice;
+    - in_satb_range: share of the notes of voice k inside SATB_RANGES[k];
+    - downbeat_triads: share of sounding downbeats whose pitch classes are exactly a complete major
+      or minor triad;
+    - repeated_notes: share of notes that re-strike their voice's previous pitch as that note ends;
+    - rests_inside: share of voice-steps inside a voice's span where it is silent while another
+      voice sounds;
+    - soprano_bar_recurrence: share of soprano bars (two or more onsets) whose rhythm and intervals
+      occur in another bar of the piece, in any transposition;
+    - duration_histogram: share of notes lasting 1..16 sixteenths, then longer (17 bins);
+    - sixteenths: its first bin.
+
+    A rate with nothing to count (no transition, no note) is None.
     """
     return to_rates(chorale_counts(score))
 
