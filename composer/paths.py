@@ -24,38 +24,40 @@ LATEST = "latest"
 CORPUS_NAMES = ("bach",)  # built-in corpora; any other --corpus is a folder
 
 
-def shipped_root() -> Path:
-    """The folder that holds the shipped ``checkpoints/`` and ``corpora/``.
+def shipped_data(sub: str) -> Path:
+    """The shipped folder ``sub`` ("checkpoints" or "corpora"), read-only.
 
     A checkout (composer imported from a folder beside pyproject.toml and checkpoints/) uses its own;
-    an installed package uses ``composer_data``, which must then be a real folder on disk (pip and
-    pipx install wheels unpacked).
+    an installed package uses ``composer_data``, which pip and pipx unpack to real folders on disk.
     """
     if (CHECKOUT / "pyproject.toml").is_file() and (CHECKOUT / "checkpoints").is_dir():
-        return CHECKOUT
+        return CHECKOUT / sub
     try:
-        return Path(str(importlib.resources.files("composer_data")))
+        found = importlib.resources.files("composer_data") / sub  # a namespace package: data only
     except ModuleNotFoundError:
         raise CheckpointError(
-            "composer's shipped models are missing: neither a source checkout nor the composer_data "
-            "package was found (reinstall composer)"
+            "composer's shipped models are missing: no source checkout and no composer_data package "
+            "(reinstall composer)"
         ) from None
+    if not isinstance(found, Path):  # composer_data installed twice on sys.path (Python >= 3.12)
+        raise CheckpointError(f"composer's shipped {sub} are installed more than once: {found}")
+    return found
 
 
 def shipped_checkpoint(name: str) -> Path:
     """The folder of a shipped checkpoint, e.g. ``shipped_checkpoint("lstm-bach")``."""
-    return shipped_root() / "checkpoints" / name
+    return shipped_data("checkpoints") / name
 
 
 def shipped_corpora() -> Path:
     """The folder of the shipped, read-only corpus cache entries (the prepared bach chorales)."""
-    return shipped_root() / "corpora"
+    return shipped_data("corpora")
 
 
 def is_shipped(folder: str | os.PathLike) -> bool:
     """Whether ``folder`` is, or lies inside, the shipped checkpoints (which training must not touch)."""
     try:
-        shipped = (shipped_root() / "checkpoints").resolve()
+        shipped = shipped_data("checkpoints").resolve()
     except CheckpointError:
         return False
     return Path(folder).resolve().is_relative_to(shipped)
