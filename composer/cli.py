@@ -188,6 +188,13 @@ def _generate_command(model: str, folder) -> str:
     return f"composer generate{which} --checkpoint {shlex.quote(str(folder))} --bars 8 > out.mid"
 
 
+def _credit(model: str, checkpoint) -> str:
+    """The composer credit of a generated score: this program, its version and the model it used."""
+    from pathlib import Path
+
+    return f"composer {__version__} ({Path(checkpoint).name if checkpoint else f'{model}-bach'})"
+
+
 def _checkpoint(checkpoint: str | None, model: str):
     """--checkpoint as a folder: latest is the newest run of this model under ./runs."""
     from composer.paths import resolve_checkpoint
@@ -329,6 +336,7 @@ def generate(
 ) -> None:
     """Compose --bars bars and write MIDI (or MusicXML) to -o, or to stdout when it is not a terminal."""
     import sys
+    from dataclasses import replace
 
     _check_model_options(ctx, model)
     port = {k: opts.pop(k) for k in ("api", "port", "virtual", "send_clock", "delay")}
@@ -352,10 +360,12 @@ def generate(
         from composer.generation.musegan import generate_musegan
 
         score = generate_musegan(**{**opts, "programs": _parse_programs(opts["programs"])})
-    from composer.midi_io import write_midi, write_musicxml
+    from composer.midi_io import write_midi
+    from composer.musicxml import write_musicxml
 
     if write and fmt == "musicxml":
-        write_musicxml(score, output)
+        title = f"composer {model}, seed {opts['seed']}"
+        write_musicxml(replace(score, title=title), output, credit=_credit(model, opts["checkpoint"]))
     elif write:
         write_midi(score, output)
     if write and output != "-":
