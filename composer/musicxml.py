@@ -84,8 +84,11 @@ def spell(midi: int, k) -> object:
     as in the scale, chromatic tones as tonal music uses them (raised 4th for V/V, lowered 7th for
     V7/IV, ...). In E-flat major pitch class 8 is A-flat and 11 is B natural, never G-sharp or C-flat.
     """
+    from music21 import pitch
+
     intervals = SPELLING["minor" if k.mode == "minor" else "major"]
-    p = k.tonic.transpose(intervals[(midi - k.tonic.pitchClass) % 12])
+    # By name: a tonic from music21's key analysis carries an explicit natural, which would be shown.
+    p = pitch.Pitch(k.tonic.transpose(intervals[(midi - k.tonic.pitchClass) % 12]).name)
     p.octave = 4
     p.octave += (midi - round(p.ps)) // 12
     return p

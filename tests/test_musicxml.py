@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from music21 import clef, converter, key
 
@@ -31,10 +33,11 @@ def _tie(n, p) -> str | None:
     return tie.type if tie else None
 
 
-@pytest.fixture
-def eb(tmp_path):
+@pytest.fixture(params=["Eb major", None], ids=["key-given", "key-estimated"])
+def eb(tmp_path, request):
+    """The E-flat chorale written and read back; with no key, music21 estimates it from the notes."""
     path = tmp_path / "eb.musicxml"
-    write_musicxml(_eb_chorale(), path, credit="composer 0.1.0 (lstm-bach)")
+    write_musicxml(replace(_eb_chorale(), key=request.param), path, credit="composer 0.1.0 (lstm-bach)")
     return path, converter.parse(path)
 
 
@@ -68,6 +71,30 @@ def test_spelling_follows_the_key_with_accidentals_only_where_needed(eb):
     ]
     assert shown == [(2, "B4"), (2, "B-4")]  # the B natural, then the flat that cancels it
     assert path.read_text().count("<accidental>") == 2
+
+
+def test_estimated_key_shows_no_accidental_on_scale_tones(tmp_path):
+    """A MuseGAN bar with no key: music21 estimates d minor, whose tonic D carries an explicit natural
+    that must not be copied onto every D; only F# and the natural that cancels it are shown."""
+    voices = {
+        "Soprano": [(0, 2, 74), (4, 2, 74), (6, 2, 70), (8, 2, 72), (10, 6, 69)],
+        "Alto": [(0, 4, 64), (4, 4, 65), (8, 4, 64), (12, 4, 65)],
+        "Tenor": [(0, 4, 57), (6, 8, 57), (15, 1, 57)],
+        "Bass": [(0, 2, 50), (2, 2, 54), (4, 2, 50), (8, 4, 45), (12, 2, 53), (14, 2, 50)],
+    }
+    tracks = [
+        Track(name, CHOIR, False, [Note(s, d, p, 80) for s, d, p in notes]) for name, notes in voices.items()
+    ]
+    write_musicxml(Score(tracks=tracks, length=16), tmp_path / "d.musicxml")
+    score = converter.parse(tmp_path / "d.musicxml")
+    assert score.parts[0].recurse().getElementsByClass(key.KeySignature).first().sharps == -1
+    shown = [
+        p.nameWithOctave
+        for n in score.recurse().notes
+        for p in n.pitches
+        if p.accidental and p.accidental.displayStatus
+    ]
+    assert shown == ["F#3", "F3"]
 
 
 def test_parts_are_the_four_voices_with_the_tenor_in_treble_8vb(eb):
