@@ -167,3 +167,25 @@ def test_cache_dir_is_the_variable_else_the_user_cache_never_the_package(monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "composer"
     assert is_shipped(shipped_checkpoint("lstm-bach") / "last") and not is_shipped(tmp_path / "checkpoints")
+
+
+def _commands(group, path=()):
+    for name, command in sorted(group.commands.items()):
+        yield (*path, name)
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+
+
+def test_every_command_help_ends_with_examples_of_that_command():
+    from click.testing import CliRunner
+
+    from composer.cli import main
+
+    paths = [(), *_commands(main)]
+    assert ("corpus", "info") in paths and ("train",) in paths and ("live",) in paths
+    for path in paths:
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, path
+        examples = [line.strip() for line in result.output.split("Examples:\n")[1].splitlines()]
+        assert all(line.startswith("composer ") for line in examples), path
+        assert any(line.startswith(" ".join(("composer", *path))) for line in examples), path
