@@ -4,8 +4,9 @@ __version__ = "0.1.0"
 
 from composer.corpora import Corpus, load_corpus
 from composer.errors import ComposerError
-from composer.midi_io import read_midi, write_midi, write_musicxml
+from composer.midi_io import read_midi, write_midi
 from composer.music import Note, Score, Track
+from composer.musicxml import write_musicxml
 from composer.representations import Vocab, from_pianoroll, from_tokens, to_pianoroll, to_tokens
 
 __all__ = [

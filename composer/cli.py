@@ -31,19 +31,39 @@ class ComposerGroup(click.Group):
             ctx.exit(2)
 
 
-@click.group(cls=ComposerGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def _examples(*lines: str) -> str:
+    """A --help epilog of example command lines, kept as written (click rewraps text otherwise)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _corpus_source(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--corpus and --reference: built-in corpus names in any case ("Bach" is "bach")."""
+    from composer.paths import corpus_source
+
+    return None if value is None else corpus_source(value)
+
+
+@click.group(
+    cls=ComposerGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_examples(
+        "composer generate --bars 8 > out.mid",
+        "composer train --corpus bach",
+        "composer generate --checkpoint latest --bars 16 -o mine.mid",
+    ),
+)
 @click.version_option(__version__, prog_name="composer")
 def main() -> None:
     """Learn music from Bach chorales or MIDI folders, and compose it."""
 
 
-@main.group()
+@main.group(epilog=_examples("composer corpus info bach", "composer corpus info ~/midi --json"))
 def corpus() -> None:
     """Inspect a corpus: "bach" (music21's chorales) or a folder of MIDI files."""
 
 
-@corpus.command("info")
-@click.argument("source")
+@corpus.command("info", epilog=_examples("composer corpus info bach", "composer corpus info ~/midi --json"))
+@click.argument("source", callback=_corpus_source)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a summary.")
 @click.option(
     "--seed",
@@ -73,7 +93,7 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
         click.echo(f"skipped     {s['path']}: {s['reason']}")
 
 
-@main.command()
+@main.command(epilog=_examples("composer render out.mid --png out.png"))
 @click.argument("midi_file", type=click.Path(dir_okay=False))
 @click.option(
     "--png",
@@ -93,6 +113,7 @@ def render(midi_file: str, png: str) -> None:
 
 MODELS = ("lstm", "musegan")
 SPLITS = ("train", "validation", "test")
+CHECKPOINT_HELP = "Checkpoint folder, or latest (the newest under ./runs); default: the shipped one."
 
 
 # Options that only one model reads; giving one with the other model is an error, not silently ignored.
@@ -146,9 +167,57 @@ def _port_options(f):
     return f
 
 
-@main.command()
+def _start_training(model: str, opts: dict):
+    """The training folder (--out, else runs/<model>-<corpus>), checked and announced before any work."""
+    from pathlib import Path
+
+    from composer.paths import run_dir
+    from composer.training.loop import check_out_folder
+
+    out = Path(opts["out"]) if opts["out"] else run_dir(model, opts["corpus_source"])
+    check_out_folder(out, opts["resume"], opts["force"])
+    click.echo(f"{'resuming' if opts['resume'] else 'training'} {model}: writing to {out}", err=True)
+    return out
+
+
+def _generate_command(model: str, folder) -> str:
+    """The exact `composer generate` line that composes with a trained checkpoint."""
+    import shlex
+
+    which = "" if model == "lstm" else f" --model {model}"
+    return f"composer generate{which} --checkpoint {shlex.quote(str(folder))} --bars 8 > out.mid"
+
+
+def _credit(model: str, checkpoint) -> str:
+    """The composer credit of a generated score: this program, its version and the model it used."""
+    from pathlib import Path
+
+    return f"composer {__version__} ({Path(checkpoint).name if checkpoint else f'{model}-bach'})"
+
+
+def _checkpoint(checkpoint: str | None, model: str):
+    """--checkpoint as a folder: latest is the newest run of this model under ./runs."""
+    from composer.paths import resolve_checkpoint
+
+    return resolve_checkpoint(checkpoint, model)
+
+
+@main.command(
+    epilog=_examples(
+        "composer train --corpus bach              # writes runs/lstm-bach",
+        "composer train --corpus ~/midi --model musegan --out runs/my-gan",
+        "composer train --resume --out runs/lstm-bach",
+    )
+)
 @click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True, help="Model to train.")
-@click.option("--corpus", "corpus_source", default="bach", show_default=True, help='"bach" or a MIDI folder.')
+@click.option(
+    "--corpus",
+    "corpus_source",
+    default="bach",
+    show_default=True,
+    callback=_corpus_source,
+    help='"bach" or a MIDI folder.',
+)
 @click.option(
     "--epochs",
     type=click.IntRange(1, None),
@@ -176,7 +245,7 @@ def _port_options(f):
     help="Events per training window.",
 )
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
-@click.option("--out", "out", default=None, help="Checkpoint folder (default checkpoints/<model>-<corpus>).")
+@click.option("--out", "out", default=None, help="Checkpoint folder (default runs/<model>-<corpus>).")
 @click.option("--resume", is_flag=True, help="Continue training from the checkpoint in --out.")
 @click.option("--force", is_flag=True, help="Overwrite a checkpoint already in --out.")
 @click.option(
@@ -220,6 +289,7 @@ def train(ctx: click.Context, model: str, **opts) -> None:
     """Train a model on a corpus; checkpoints, loss curve and progress as it goes."""
     _check_model_options(ctx, model)
     opts = _for_model(opts, model)
+    opts["out"] = _start_training(model, opts)
     if model == "musegan":
         from composer.training.musegan import train_musegan
 
@@ -228,12 +298,20 @@ def train(ctx: click.Context, model: str, **opts) -> None:
         from composer.training.lstm import train_lstm
 
         folder = train_lstm(**{**opts, "lr": opts["lr"] or 2e-3})
-    click.echo(f"wrote {folder}", err=True)
+    click.echo(f"wrote {folder}; compose with it:", err=True)
+    click.echo(f"  {_generate_command(model, folder)}", err=True)
 
 
-@main.command()
+@main.command(
+    epilog=_examples(
+        "composer generate --bars 8 > out.mid",
+        "composer generate --seed 3 --format musicxml -o chorale.musicxml",
+        "composer generate --model musegan --bars 16 --vary melody:0 -o gan.mid",
+        "composer generate --checkpoint latest --prime mine.mid -o more.mid",
+    )
+)
 @click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True)
-@click.option("--checkpoint", default=None, help="Checkpoint folder (default: the shipped one).")
+@click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
 @click.option("--bars", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Bars to compose.")
 @click.option("-o", "--output", default="-", help="Output file; - is standard output.")
 @click.option("--format", "fmt", type=click.Choice(["midi", "musicxml"]), default="midi", show_default=True)
@@ -258,6 +336,7 @@ def generate(
 ) -> None:
     """Compose --bars bars and write MIDI (or MusicXML) to -o, or to stdout when it is not a terminal."""
     import sys
+    from dataclasses import replace
 
     _check_model_options(ctx, model)
     port = {k: opts.pop(k) for k in ("api", "port", "virtual", "send_clock", "delay")}
@@ -272,6 +351,7 @@ def generate(
         kind, ext = ("MusicXML", "musicxml") if fmt == "musicxml" else ("MIDI", "mid")
         raise ComposerError(f"refusing to write {kind} to a terminal; redirect (> out.{ext}) or use -o FILE")
     opts = _for_model(opts, model)
+    opts["checkpoint"] = _checkpoint(opts["checkpoint"], model)
     if model == "lstm":
         from composer.generation.lstm import generate_lstm
 
@@ -280,10 +360,12 @@ def generate(
         from composer.generation.musegan import generate_musegan
 
         score = generate_musegan(**{**opts, "programs": _parse_programs(opts["programs"])})
-    from composer.midi_io import write_midi, write_musicxml
+    from composer.midi_io import write_midi
+    from composer.musicxml import write_musicxml
 
     if write and fmt == "musicxml":
-        write_musicxml(score, output)
+        title = f"composer {model}, seed {opts['seed']}"
+        write_musicxml(replace(score, title=title), output, credit=_credit(model, opts["checkpoint"]))
     elif write:
         write_midi(score, output)
     if write and output != "-":
@@ -295,15 +377,26 @@ def generate(
         click.echo(f"played {stats.sent} messages", err=True)
 
 
-@main.command()
+@main.command(
+    epilog=_examples(
+        "composer evaluate --checkpoint runs/lstm-bach --split test",
+        "composer evaluate out.mid gan.mid --reference bach --nearest",
+    )
+)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
 @click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True)
-@click.option("--checkpoint", default=None, help="Checkpoint folder (default: the shipped one).")
-@click.option("--corpus", "corpus_source", default="bach", show_default=True)
+@click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
+@click.option("--corpus", "corpus_source", default="bach", show_default=True, callback=_corpus_source)
 @click.option("--split", type=click.Choice(SPLITS), default="test", show_default=True)
 @click.option("--baseline-checkpoint", default=None, help="No-attention LSTM (default: the shipped one).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--reference", default="bach", show_default=True, help="With FILES: corpus to compare against.")
+@click.option(
+    "--reference",
+    default="bach",
+    show_default=True,
+    callback=_corpus_source,
+    help="With FILES: corpus to compare against.",
+)
 @click.option(
     "--nearest",
     is_flag=True,
@@ -329,6 +422,7 @@ def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, 
         )
     from composer.evaluation import evaluate_lstm, format_report
 
+    opts["checkpoint"] = _checkpoint(opts["checkpoint"], model)
     report = evaluate_lstm(**opts)
     click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
 
@@ -360,7 +454,7 @@ def _run_playback(start, *args, **kwargs):
         raise SystemExit(128 + signum) from None
 
 
-@main.command()
+@main.command(epilog=_examples("composer ports", "composer ports --api jack"))
 @click.option("--api", type=API_CHOICES, default="auto", show_default=True, help="MIDI backend.")
 def ports(api: str) -> None:
     """List the MIDI output ports (to play to) and input ports (to --sync from)."""
@@ -375,7 +469,12 @@ def ports(api: str) -> None:
         click.echo(f"  {name}")
 
 
-@main.command()
+@main.command(
+    epilog=_examples(
+        'composer play out.mid --port "DAW:midi_in"',
+        "composer generate --bars 8 | composer play - --virtual composer",
+    )
+)
 @click.argument("midi_file")
 @_port_options
 @click.option("--bpm", type=click.FloatRange(1, 1000), help="Tempo (tempo changes keep their ratios).")
@@ -401,9 +500,14 @@ def _parse_channels(text: str | None) -> list[int] | None:
     return channels
 
 
-@main.command()
+@main.command(
+    epilog=_examples(
+        'composer live --model lstm --bars 16 --port "DAW:midi_in" --clock',
+        "composer live --model musegan --virtual composer",
+    )
+)
 @click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True)
-@click.option("--checkpoint", default=None, help="Checkpoint folder (default: the shipped one).")
+@click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
 @click.option("--bars", type=click.IntRange(1, None), help="Stop after N bars (default: endless).")
 @click.option("--channels", default=None, help="MIDI channel per track, 1-16, e.g. 1,2,3,4 (drums on 10).")
@@ -417,7 +521,7 @@ def live(model: str, checkpoint, seed: int, bars, channels, bpm, sync, **port) -
     from composer.live import play_live
 
     module = importlib.import_module(f"composer.generation.{model}")
-    stream = module.stream_bars(checkpoint=checkpoint, seed=seed)
+    stream = module.stream_bars(checkpoint=_checkpoint(checkpoint, model), seed=seed)
     options = _port_settings(**port, sync=sync)
     channels = _parse_channels(channels)
     stats, gen = _run_playback(play_live, stream, options, n_bars=bars, channels=channels, bpm=bpm)

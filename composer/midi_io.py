@@ -1,4 +1,4 @@
-"""The only file-format module: read_midi / write_midi through mido, write_musicxml through music21.
+"""MIDI files: read_midi / write_midi through mido (MusicXML is composer.musicxml).
 
 Untrusted MIDI is read defensively: the file size, note count, length in steps and length in seconds
 are capped before anything is allocated from them, and every parse failure becomes one MidiError
@@ -331,44 +331,3 @@ def _write_bytes(data: bytes, dest: PathOrFile) -> None:
         return
     with atomic_write(dest) as f:
         f.write(data)
-
-
-def to_music21(score: Score):
-    """The Score as a music21 stream.Score: one Part per track with instrument, key and meter."""
-    from music21 import instrument, key, meter, note, stream, tempo
-
-    out = stream.Score()
-    if score.title:
-        from music21 import metadata
-
-        out.metadata = metadata.Metadata(title=score.title)
-    q = score.resolution
-    for i, track in enumerate(score.tracks):
-        part = stream.Part(id=f"P{i + 1}")
-        part.partName = track.name or f"Track {i + 1}"
-        inst = (
-            instrument.UnpitchedPercussion()
-            if track.is_drum
-            else instrument.instrumentFromMidiProgram(track.program)
-        )
-        inst.partName = part.partName
-        part.insert(0, inst)
-        if i == 0:
-            part.insert(0, tempo.MetronomeMark(number=score.bpm))
-        part.insert(0, meter.TimeSignature(f"{score.time_signature[0]}/{score.time_signature[1]}"))
-        if score.key:
-            tonic, _, mode = score.key.partition(" ")
-            part.insert(0, key.Key(tonic.replace("b", "-") if len(tonic) > 1 else tonic, mode or "major"))
-        for n in track.notes:
-            m21 = note.Note(n.pitch, quarterLength=n.duration / q)
-            m21.volume.velocity = n.velocity
-            part.insert(n.start / q, m21)
-        out.insert(0, part)
-    return out
-
-
-def write_musicxml(score: Score, path_or_file: PathOrFile) -> None:
-    """Write a Score as MusicXML (opens in MuseScore) through music21; ``"-"`` writes to stdout."""
-    from music21.musicxml.m21ToXml import GeneralObjectExporter
-
-    _write_bytes(GeneralObjectExporter(to_music21(score)).parse(), path_or_file)

@@ -8,26 +8,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from composer.atomic import atomic_write
 from composer.music import Note, Score, Track
+from composer.paths import cache_dir as user_cache_dir
+from composer.paths import shipped_corpora
 
 FORMAT = 2  # 2: bach without duplicate listings, Score.length, seed-free keys
-REPO_CORPORA = Path(__file__).resolve().parents[2] / "corpora"
+REPO_CORPORA = shipped_corpora()  # the shipped bach entry: read-only, never written
 
 
 def cache_dir() -> Path:
-    """$COMPOSER_CACHE_DIR, else the checkout's corpora/ folder when writable, else ~/.cache/composer."""
-    if os.environ.get("COMPOSER_CACHE_DIR"):
-        return Path(os.environ["COMPOSER_CACHE_DIR"])
-    if REPO_CORPORA.is_dir() and os.access(REPO_CORPORA, os.W_OK):
-        return REPO_CORPORA
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "composer"
+    """Where cache entries are written: $COMPOSER_CACHE_DIR, else the user cache folder (never the package)."""
+    return user_cache_dir()
+
+
+def _entry_dir(key: str) -> Path:
+    """The folder that holds entry ``key``: the user cache, else the shipped entries, else the user cache."""
+    for folder in (cache_dir(), REPO_CORPORA):
+        if (folder / f"{key}.json").exists():
+            return folder
+    return cache_dir()
 
 
 def fingerprint(paths: list[Path], root: Path) -> str:
@@ -89,18 +93,18 @@ def write_cache(key: str, pieces: list[Score], ids: list[str], extra: dict) -> N
 
 
 def read_cache_meta(key: str) -> dict | None:
-    path = cache_dir() / f"{key}.json"
+    path = _entry_dir(key) / f"{key}.json"
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if meta.get("format") != FORMAT or not (cache_dir() / f"{key}.npz").exists():
+    if meta.get("format") != FORMAT or not (path.parent / f"{key}.npz").exists():
         return None
     return meta
 
 
 def read_cache_pieces(key: str, meta: dict) -> list[Score]:
-    with np.load(cache_dir() / f"{key}.npz", allow_pickle=False) as z:
+    with np.load(_entry_dir(key) / f"{key}.npz", allow_pickle=False) as z:
         notes = z["notes"]
     pieces = [
         Score(

@@ -18,9 +18,10 @@ import numpy as np
 
 from composer.errors import CheckpointError, ComposerError
 from composer.music import Note, Score, Track
+from composer.paths import shipped_checkpoint
 from composer.representations.tokens import REST, STREAMS, Vocab, to_tokens
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "lstm-bach"
+DEFAULT_CHECKPOINT = shipped_checkpoint("lstm-bach")
 
 
 @dataclass

@@ -26,9 +26,10 @@ from composer.checkpoint import load_checkpoint
 from composer.errors import CheckpointError, ComposerError
 from composer.models.musegan import LATENTS, Generator, MuseGANConfig
 from composer.music import Score, Track, crop
+from composer.paths import shipped_checkpoint
 from composer.representations.pianoroll import from_pianoroll
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "musegan-bach"
+DEFAULT_CHECKPOINT = shipped_checkpoint("musegan-bach")
 FLOW = 0.7  # rho: how much of a phrase's chords/melody latent carries into the next phrase
 THRESHOLD = 0.0  # tanh output above this sounds
 

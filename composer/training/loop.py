@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from composer.errors import CheckpointError, ComposerError
+from composer.paths import is_shipped
 
 INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT-killed command
 
@@ -140,15 +141,15 @@ def write_loss_curve(history: dict[str, list[float]], folder: str | Path, xlabel
 
 
 def check_out_folder(folder: str | Path, resume: bool, force: bool) -> None:
-    """Refuse to train a new model into a folder that holds a checkpoint, unless resuming or forced.
-
-    Training by default writes to checkpoints/<model>-<corpus>, which would silently overwrite the
-    shipped checkpoint when run from the repository root.
-    """
+    """Refuse to train into a shipped checkpoint (ever), or a new model into a folder that holds a
+    checkpoint unless resuming or forced."""
     folder = Path(folder)
+    if is_shipped(folder):
+        raise ComposerError(f"{folder} is a checkpoint shipped with composer; train into another --out DIR")
     if not (resume or force) and any((folder / sub / "meta.json").exists() for sub in (".", "last")):
         raise ComposerError(
-            f"{folder} already holds a checkpoint; use --resume to continue it or --force to overwrite it"
+            f"{folder} already holds a checkpoint; choose another --out DIR, "
+            "or use --resume to continue it or --force to overwrite it"
         )
 
 

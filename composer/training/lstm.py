@@ -20,6 +20,7 @@ from composer.corpora import augment, load_corpus
 from composer.device import autocast, pick_device
 from composer.errors import CheckpointError, ComposerError
 from composer.models.attention_lstm import AttentionLSTM, LSTMConfig, nll_per_stream
+from composer.paths import run_dir
 from composer.representations.tokens import MAX_DURATION, MAX_SHIFT, STREAMS, Vocab, to_tokens
 from composer.training import loop
 from composer.training.data import to_events, to_stream, to_windows
@@ -168,8 +169,7 @@ def train_lstm(
         patience=patience,
         transpose=transpose,
     )
-    name = "bach" if corpus_source == "bach" else Path(corpus_source).name
-    out = Path(out or f"checkpoints/lstm-{name}")
+    out = Path(out) if out else run_dir("lstm", corpus_source)
     loop.check_out_folder(out, resume, force)
     loop.seed_everything(seed)
     resumed = _resume(out, opts, dev) if resume else None

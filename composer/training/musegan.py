@@ -23,6 +23,7 @@ from composer.corpora.bach import CHOIR_AAHS, VOICES
 from composer.device import autocast, pick_device
 from composer.errors import ComposerError
 from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_penalty, sample_latents
+from composer.paths import run_dir
 from composer.training import loop
 from composer.training.loop import Progress, interruptible, step_seed, write_loss_curve
 from composer.training.musegan_data import batch_indices, to_phrases, to_voice_order
@@ -67,7 +68,7 @@ def train_musegan(
     """
     dev = pick_device(device)
     steps = 2000 if steps is None else steps
-    folder = Path(out or f"checkpoints/musegan-{Path(str(corpus_source)).name}")
+    folder = Path(out) if out else run_dir("musegan", corpus_source)
     loop.check_out_folder(folder, resume, force)
     state = None
     if resume:

@@ -19,7 +19,10 @@ def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(tmp_path
     out = tmp_path / "ck"
     shutil.copytree(tiny_checkpoint, out)
     before = (out / "meta.json").read_text()
-    message = f"{out} already holds a checkpoint; use --resume to continue it or --force to overwrite it"
+    message = (
+        f"{out} already holds a checkpoint; choose another --out DIR, "
+        "or use --resume to continue it or --force to overwrite it"
+    )
     with pytest.raises(ComposerError) as err:
         train_lstm("bach", steps=2, out=out, **TINY)
     assert str(err.value) == message and (out / "meta.json").read_text() == before

@@ -130,6 +130,7 @@ def test_ctrl_c_saves_a_checkpoint_then_resume_continues(tmp_path):
         *TINY_ARGS,
     ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr.readline() == f"training lstm: writing to {out}\n"  # the CLI says where first
     assert proc.stderr.readline().startswith("training lstm on bach")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

@@ -104,7 +104,10 @@ def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(
 ):
     out = tmp_path / "ck"
     shutil.copytree(tiny_checkpoint, out)
-    message = f"{out} already holds a checkpoint; use --resume to continue it or --force to overwrite it"
+    message = (
+        f"{out} already holds a checkpoint; choose another --out DIR, "
+        "or use --resume to continue it or --force to overwrite it"
+    )
     with pytest.raises(ComposerError) as err:
         training.train_musegan("bach", out=str(out), steps=1, **TINY)
     assert str(err.value) == message
