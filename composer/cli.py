@@ -7,7 +7,9 @@ stderr and exit status 2.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 
 import click
 
@@ -57,7 +59,8 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
     """Pieces, notes, tokens, vocabulary sizes, split sizes and skipped files of SOURCE."""
     from composer.corpora import load_corpus
 
-    info = load_corpus(source, seed=seed, use_cache=not no_cache).info()
+    with _notices_on_stderr():
+        info = load_corpus(source, seed=seed, use_cache=not no_cache).info()
     if as_json:
         click.echo(json.dumps(info, indent=1))
         return
@@ -71,6 +74,22 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
     click.echo(f"meters      {', '.join(info['time_signatures'])}")
     for s in info["skipped"]:
         click.echo(f"skipped     {s['path']}: {s['reason']}")
+
+
+@contextlib.contextmanager
+def _notices_on_stderr():
+    """The library's notices (a cache entry rebuilt, a cache not written) as one line each on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = lambda message, *args, **kwargs: click.echo(
+            f"composer: notice: {_one_line(str(message))}", err=True
+        )
+        yield
+
+
+def _one_line(text: str) -> str:
+    """Control characters (a newline in a file name) escaped, so a message stays on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @main.command()

@@ -1,7 +1,8 @@
 """The prepared-corpus cache: pieces as one integer array (npz, no pickle) plus JSON metadata.
 
 A cache entry is named by the corpus, a hash of its settings and a hash of its source files' bytes,
-so a second load reads two small files, and any change to the sources or settings misses.
+so a second load reads two small files, and any change to the sources or settings misses. An entry
+is untrusted: it is checked (cache_check.py) before use, and a bad one is a miss that is rebuilt.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from composer.atomic import atomic_write
+from composer.corpora.cache_check import FORMAT, CacheEntryError, check_notes, check_npz, read_meta, reason
 from composer.music import Note, Score, Track
 
-FORMAT = 2  # 2: bach without duplicate listings, Score.length, seed-free keys
 REPO_CORPORA = Path(__file__).resolve().parents[2] / "corpora"
 
 
@@ -28,6 +32,15 @@ def cache_dir() -> Path:
         return REPO_CORPORA
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "composer"
+
+
+class CacheWarning(UserWarning):
+    """A cache entry was unusable and is being rebuilt, or could not be written: one line for the user."""
+
+
+def notice(message: str) -> None:
+    """Tell the user about the cache through warnings; the CLI prints each as one line on stderr."""
+    warnings.warn(message, CacheWarning, stacklevel=3)
 
 
 def fingerprint(paths: list[Path], root: Path) -> str:
@@ -89,19 +102,36 @@ def write_cache(key: str, pieces: list[Score], ids: list[str], extra: dict) -> N
 
 
 def read_cache_meta(key: str) -> dict | None:
-    path = cache_dir() / f"{key}.json"
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError):
+    """The entry's JSON when it is whole and valid, else None (a miss).
+
+    An entry that is there but unusable (unreadable, inconsistent, oversized, an npz whose member
+    headers do not match the JSON) is reported once with a CacheWarning, so the caller rebuilds and
+    replaces it. A missing entry is a plain miss, without a notice.
+    """
+    folder = cache_dir()
+    if not (folder / f"{key}.json").exists():
         return None
-    if meta.get("format") != FORMAT or not (cache_dir() / f"{key}.npz").exists():
+    try:
+        meta = read_meta(folder / f"{key}.json")
+        check_npz(folder / f"{key}.npz", meta["summary"]["notes"])
+    except CacheEntryError as e:
+        notice(f"corpus cache entry {folder / key}.* is unusable ({e}); rebuilding it")
         return None
     return meta
 
 
-def read_cache_pieces(key: str, meta: dict) -> list[Score]:
-    with np.load(cache_dir() / f"{key}.npz", allow_pickle=False) as z:
-        notes = z["notes"]
+def read_cache_pieces(key: str, meta: dict | None) -> list[Score]:
+    """The pieces of an entry read by read_cache_meta; raises CacheEntryError when it is unusable now."""
+    if meta is None:
+        raise CacheEntryError("the entry is gone")
+    path = cache_dir() / f"{key}.npz"
+    check_npz(path, meta["summary"]["notes"])  # again: the file may have changed since
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            notes = z["notes"]
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+        raise CacheEntryError(f"{path.name}: {reason(e)}") from None
+    check_notes(notes, meta["pieces"])
     pieces = [
         Score(
             tracks=[Track(t["name"], t["program"], t["is_drum"], []) for t in p["tracks"]],
@@ -110,7 +140,7 @@ def read_cache_pieces(key: str, meta: dict) -> list[Score]:
             time_signature=tuple(p["time_signature"]),
             key=p["key"],
             title=p["title"],
-            length=p.get("length", 0),
+            length=p["length"],
         )
         for p in meta["pieces"]
     ]

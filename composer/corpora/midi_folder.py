@@ -13,6 +13,7 @@ from composer.midi_io import read_midi
 from composer.music import Score
 
 SUFFIXES = (".mid", ".midi")
+UNREADABLE = "cannot read file"  # read_midi's reason when the OS refused the read
 POOL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
 
 
@@ -23,10 +24,13 @@ def source_files(root: Path) -> list[Path]:
 
 
 def read_folder(
-    root: Path, resolution: int, workers: int = 2
+    root: Path, resolution: int, workers: int = 2, files: list[Path] | None = None
 ) -> tuple[list[Score], list[str], list[tuple[str, str]]]:
-    """Read every MIDI file under ``root``. Returns (pieces, ids, skipped as (path, reason))."""
-    files = source_files(root)
+    """Read every MIDI file under ``root`` (or ``files``, as listed by source_files).
+
+    Returns (pieces, ids, skipped as (path, reason)).
+    """
+    files = source_files(root) if files is None else files
     if len(files) >= POOL_MIN_FILES and workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_read_one, files, [resolution] * len(files), chunksize=16))
@@ -41,6 +45,11 @@ def read_folder(
             pieces.append(score)
             ids.append(rel)
     return pieces, ids, skipped
+
+
+def is_transient(reason: str) -> bool:
+    """Whether a skip reason is a read failure that may pass (the file vanished or is unreadable now)."""
+    return reason.startswith(UNREADABLE)
 
 
 def _read_one(path: Path, resolution: int) -> tuple[Score | None, str]:
