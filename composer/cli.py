@@ -55,17 +55,24 @@ def corpus() -> None:
     help="Seed of the train/validation/test split.",
 )
 @click.option("--no-cache", is_flag=True, help="Prepare the corpus again even if a fresh cache exists.")
-def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Processes that read a folder's files [default: every core].",
+)
+def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool, workers: int | None) -> None:
     """Pieces, notes, tokens, vocabulary sizes, split sizes and skipped files of SOURCE."""
     from composer.corpora import load_corpus
+    from composer.midi_io import display_name
 
     with _notices_on_stderr():
-        info = load_corpus(source, seed=seed, use_cache=not no_cache).info()
+        info = load_corpus(source, seed=seed, use_cache=not no_cache, workers=workers).info()
     if as_json:
-        click.echo(json.dumps(info, indent=1))
+        click.echo(json.dumps(info, indent=1))  # ensure_ascii: a non-UTF-8 name stays valid JSON
         return
     split = info["split"]
-    click.echo(f"corpus      {info['corpus']}")
+    click.echo(f"corpus      {display_name(info['corpus'])}")
     click.echo(f"pieces      {info['pieces']}  (skipped {len(info['skipped'])})")
     click.echo(f"notes       {info['notes']:,}")
     click.echo(f"tokens      {info['tokens']:,}  (OOV on test split {info['oov_rate_test']:.3%})")
@@ -73,7 +80,7 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
     click.echo(f"split       train {split['train']}, validation {split['validation']}, test {split['test']}")
     click.echo(f"meters      {', '.join(info['time_signatures'])}")
     for s in info["skipped"]:
-        click.echo(f"skipped     {s['path']}: {s['reason']}")
+        click.echo(f"skipped     {display_name(s['path'])}: {_one_line(s['reason'])}")
 
 
 @contextlib.contextmanager
@@ -88,8 +95,10 @@ def _notices_on_stderr():
 
 
 def _one_line(text: str) -> str:
-    """Control characters (a newline in a file name) escaped, so a message stays on one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    """Control characters (a newline in a file name) and non-UTF-8 bytes escaped: one line."""
+    from composer.midi_io import display_name
+
+    return display_name(text)
 
 
 @main.command()

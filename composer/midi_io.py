@@ -86,7 +86,16 @@ def read_midifile(path_or_dash: str | os.PathLike, resolution: int = DEFAULT_RES
 
 
 def _name(path_or_dash: str | os.PathLike) -> str:
-    return "<stdin>" if path_or_dash == "-" else str(path_or_dash)
+    return "<stdin>" if path_or_dash == "-" else display_name(path_or_dash)
+
+
+def display_name(path: str | os.PathLike) -> str:
+    """A path as one printable line: bytes that are not UTF-8 as \\xNN, control characters escaped.
+
+    ``display_name("caf\\udce9.mid")`` (a Latin-1 name read from disk) is ``"caf\\xe9.mid"``.
+    """
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _read_bounded(path_or_dash: str | os.PathLike, name: str) -> bytes:

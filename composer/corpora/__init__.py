@@ -88,13 +88,20 @@ def augment(pieces: list[Score], semitones: range = range(-5, 7)) -> list[Score]
 
 
 def load_corpus(
-    source: str | Path, resolution: int = DEFAULT_RESOLUTION, seed: int = 0, use_cache: bool = True
+    source: str | Path,
+    resolution: int = DEFAULT_RESOLUTION,
+    seed: int = 0,
+    use_cache: bool = True,
+    workers: int | None = None,
 ) -> Corpus:
     """Load "bach" (music21's chorales) or a folder of MIDI files, from the cache when it is fresh.
 
     A cache entry that is unusable is rebuilt and replaced, with a CacheWarning. A preparation in
     which some file could not be read at all (it vanished, or is unreadable now) is not cached, so
     that the file is read again next time rather than skipped for good.
+
+    A folder's files are read by ``workers`` processes (default: every core); see
+    midi_folder.read_folder.
 
     Raises CorpusError when the source does not exist or holds no usable piece.
     """
@@ -104,7 +111,7 @@ def load_corpus(
     key = cache.cache_key(name, {"resolution": resolution}, cache.fingerprint(files, root))
     meta = cache.read_cache_meta(key) if use_cache else None
     if meta is None:
-        return _prepare(source, files, settings, key)
+        return _prepare(source, files, settings, key, workers)
     skipped = [tuple(s) for s in meta["skipped"]]
     corpus = Corpus(name, meta["ids"], skipped, settings, meta["summary"], key)
     if meta.get("seed", 0) != seed:  # vocabulary and OOV rate depend on the split
@@ -123,7 +130,9 @@ def _locate(source: str | Path) -> tuple[str, Path, list[Path]]:
     return str(root), root, midi_folder.source_files(root)
 
 
-def _prepare(source: str | Path, files: list[Path], settings: dict, key: str) -> Corpus:
+def _prepare(
+    source: str | Path, files: list[Path], settings: dict, key: str, workers: int | None = None
+) -> Corpus:
     """Parse ``files``, summarize, and write the cache entry (unless a read failed for now)."""
     from composer.corpora import bach, midi_folder
 
@@ -134,7 +143,7 @@ def _prepare(source: str | Path, files: list[Path], settings: dict, key: str) ->
     if name == "bach":
         pieces, ids, skipped = bach.read_chorales(resolution)
     else:
-        pieces, ids, skipped = midi_folder.read_folder(root, resolution, files=files)
+        pieces, ids, skipped = midi_folder.read_folder(root, resolution, workers, files)
     if not pieces:
         listed = "; ".join(f"{p}: {r}" for p, r in skipped[:3]) or "no .mid or .midi files"
         raise CorpusError(f"{source}: no usable piece ({listed})")

@@ -51,7 +51,7 @@ def fingerprint(paths: list[Path], root: Path) -> str:
     """
     h = hashlib.sha256()
     for p in paths:
-        h.update(str(p.relative_to(root)).encode() + b"\0")
+        h.update(os.fsencode(p.relative_to(root)) + b"\0")  # a non-UTF-8 name hashes as its bytes
         try:
             with open(p, "rb") as f:
                 while chunk := f.read(2**20):
