@@ -158,7 +158,8 @@ def read_track(body: bytes, division: int, max_notes: int, max_events: int) -> T
     tempos, meters, keys = (x.numpy() for x in (score.tempos, score.time_signatures, score.key_signatures))
     return TrackEvents(
         name=next((t.name.strip() for t in score.tracks if t.name.strip()), ""),
-        end=int(max((m.time for m in score.markers), default=0)),
+        # The end marker is lost when symusic stops early (a damaged end-of-track): then the last note.
+        end=max([m.time for m in score.markers] + [int(notes[:, 1].max()) for _, _, notes in parts] + [0]),
         parts=parts,
         tempos=[(t, v) for t, v in zip(tempos["time"].tolist(), tempos["mspq"].tolist()) if v > 0],
         meters=list(zip(meters["numerator"].tolist(), meters["denominator"].tolist())),

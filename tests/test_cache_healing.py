@@ -6,6 +6,7 @@ a fresh preparation, that one CacheWarning was given, and that the next load is 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import time
@@ -21,6 +22,7 @@ from composer import load_corpus, write_midi
 from composer.cli import main
 from composer.corpora import cache, midi_folder
 from composer.corpora.cache import CacheWarning
+from composer.corpora.cache_check import meta_digest
 from composer.music import Note, Score, Track
 
 
@@ -79,19 +81,33 @@ def _notes(npz_path) -> np.ndarray:
         return z["notes"]
 
 
+def _signed(meta: dict) -> str:
+    """The JSON with a checksum that matches it: damage the checksum cannot catch (another writer)."""
+    if isinstance(meta.get("checksums"), dict):
+        meta["checksums"] = {**meta["checksums"], "meta": meta_digest(meta)}
+    return json.dumps(meta)
+
+
+def _resign(json_path, npz_path) -> None:
+    """Make the JSON's checksums match the (damaged) npz beside it."""
+    meta = _meta(json_path)
+    meta["checksums"]["npz"] = hashlib.sha256(npz_path.read_bytes()).hexdigest()
+    json_path.write_text(_signed(meta))
+
+
 JSON_DAMAGE = {  # a description -> (what to write, the reason the notice must hold)
     "not JSON": (lambda m: "{not json", "JSONDecodeError"),
     "nested 100,000 deep": (lambda m: "[" * 100_000 + "]" * 100_000, "RecursionError"),
     "not an object": (lambda m: "[1, 2]", "not an object"),
-    "old format": (lambda m: json.dumps({**m, "format": 1}), "format 1"),
-    "ids not names": (lambda m: json.dumps({**m, "ids": [1, 2, 3]}), "ids"),
-    "one piece missing": (lambda m: json.dumps({**m, "pieces": m["pieces"][1:]}), "pieces do not match"),
+    "old format": (lambda m: _signed({**m, "format": 1}), "format 1"),
+    "ids not names": (lambda m: _signed({**m, "ids": [1, 2, 3]}), "ids"),
+    "one piece missing": (lambda m: _signed({**m, "pieces": m["pieces"][1:]}), "pieces do not match"),
     "bpm text": (
-        lambda m: json.dumps({**m, "pieces": [{**m["pieces"][0], "bpm": "fast"}] + m["pieces"][1:]}),
+        lambda m: _signed({**m, "pieces": [{**m["pieces"][0], "bpm": "fast"}] + m["pieces"][1:]}),
         "bad field",
     ),
     "program 500": (
-        lambda m: json.dumps(
+        lambda m: _signed(
             {
                 **m,
                 "pieces": [
@@ -102,8 +118,12 @@ JSON_DAMAGE = {  # a description -> (what to write, the reason the notice must h
         ),
         "bad track",
     ),
-    "no summary": (lambda m: json.dumps({k: v for k, v in m.items() if k != "summary"}), "summary"),
-    "skipped not pairs": (lambda m: json.dumps({**m, "skipped": [["only one"]]}), "skipped"),
+    "no summary": (lambda m: _signed({k: v for k, v in m.items() if k != "summary"}), "summary"),
+    "a flipped letter": (
+        lambda m: json.dumps(m).replace('"Lead"', '"LeaD"', 1),
+        "does not match its checksum",
+    ),
+    "skipped not pairs": (lambda m: _signed({**m, "skipped": [["only one"]]}), "skipped"),
 }
 
 
@@ -129,43 +149,58 @@ def test_missing_truncated_or_foreign_npz_is_rebuilt(entry):
     good = npz.read_bytes()
     npz.unlink()
     _heals(folder, fresh, json_path, "FileNotFoundError")
-    npz.write_bytes(good[: len(good) // 2])
-    _heals(folder, fresh, json_path, "BadZipFile")
-    _write_npz(npz, {"notes.npy": _npy(_notes(npz)), "extra.npy": _npy(np.zeros(3))})
-    _heals(folder, fresh, json_path, "members ['notes.npy', 'extra.npy']")
-    _write_npz(npz, {"notes.npy": _npy(_notes(npz).astype(np.float64))})
-    _heals(folder, fresh, json_path, "float64, not int32")
-    _write_npz(npz, {"notes.npy": _npy(_notes(npz)[:-1])})
-    _heals(folder, fresh, json_path, "shape (14, 6), not (15, 6)")
     flipped = bytearray(good)
     flipped[len(good) // 3] ^= 0xFF  # inside the deflated data
     npz.write_bytes(bytes(flipped))
-    _heals(folder, fresh, json_path, "")
+    _heals(folder, fresh, json_path, "does not match its checksum")
+    # The same damage with checksums that match it (written by another tool): the structure is checked.
+    npz.write_bytes(good[: len(good) // 2])
+    _resign(json_path, npz)
+    _heals(folder, fresh, json_path, "BadZipFile")
+    for members, why in [
+        (
+            {"notes.npy": _npy(_notes(npz)), "extra.npy": _npy(np.zeros(3))},
+            "members ['notes.npy', 'extra.npy']",
+        ),
+        ({"notes.npy": _npy(_notes(npz).astype(np.float64))}, "float64, not int32"),
+        ({"notes.npy": _npy(_notes(npz)[:-1])}, "shape (14, 6), not (15, 6)"),
+    ]:
+        _write_npz(npz, members)
+        _resign(json_path, npz)
+        _heals(folder, fresh, json_path, why)
 
 
 def test_an_npz_bomb_is_refused_from_its_headers(entry):
-    """64 MiB of zeros behind the right npy header: the member's recorded size gives it away, and no
-    array is allocated (the same check refuses 2 GiB; benchmarks/bench_fuzz.py builds that one)."""
+    """16 MiB of zeros behind the right npy header: the member's recorded size gives it away, and no
+    array is allocated (benchmarks/bench_fuzz.py builds a 2 MB file that inflates to 2 GiB)."""
     folder, fresh, json_path, npz = entry
     npz_bytes = _npy(_notes(npz))
-    _write_npz(npz, {"notes.npy": npz_bytes + bytes(64 * 2**20)})
-    assert npz.stat().st_size < 2**20
+    _write_npz(npz, {"notes.npy": npz_bytes + bytes(16 * 2**20)})
+    _resign(json_path, npz)
+    assert npz.stat().st_size < 2**16
     tracemalloc.start()
     t0 = time.perf_counter()
-    with pytest.warns(CacheWarning, match="inflate to 67,109,"):
+    with pytest.warns(CacheWarning, match="inflate to 16,777,"):
         assert cache.read_cache_meta(json_path.stem) is None
     seconds = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 4 * 2**20 and seconds < 1.0, (peak, seconds)
-    _write_npz(npz, {"notes.npy": npz_bytes + bytes(64 * 2**20)})
-    _heals(folder, fresh, json_path, "inflate to 67,109,")
+    _heals(folder, fresh, json_path, "inflate to 16,777,")
+
+
+def test_an_npz_far_bigger_than_its_notes_is_refused_before_reading(entry):
+    folder, fresh, json_path, npz = entry
+    _write_npz(npz, {"notes.npy": _npy(_notes(npz)), "pad.npy": np.random.default_rng(0).bytes(2**17)})
+    _resign(json_path, npz)
+    _heals(folder, fresh, json_path, "too big for 15 notes")
 
 
 def test_a_header_claiming_a_huge_shape_is_refused_before_allocation(entry):
     folder, fresh, json_path, npz = entry
     header = _npy(np.zeros((0, 6), np.int32)).replace(b"(0, 6)", b"(268435456, 6)")
     _write_npz(npz, {"notes.npy": header})
+    _resign(json_path, npz)
     _heals(folder, fresh, json_path, "shape (268435456, 6)")
 
 
@@ -186,6 +221,7 @@ def test_rows_out_of_range_are_rebuilt_when_pieces_are_read(entry, case):
     notes = _notes(npz)
     notes[5, column] = value
     _write_npz(npz, {"notes.npy": _npy(notes)})
+    _resign(json_path, npz)
     _heals(folder, fresh, json_path, why)
 
 

@@ -8,6 +8,7 @@ is untrusted: it is checked (cache_check.py) before use, and a bad one is a miss
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import warnings
@@ -18,7 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from composer.atomic import atomic_write
-from composer.corpora.cache_check import FORMAT, CacheEntryError, check_notes, check_npz, read_meta, reason
+from composer.corpora.cache_check import (
+    FORMAT,
+    CacheEntryError,
+    check_notes,
+    check_npz,
+    meta_digest,
+    read_meta,
+    reason,
+)
 from composer.music import Note, Score, Track
 
 REPO_CORPORA = Path(__file__).resolve().parents[2] / "corpora"
@@ -94,9 +103,13 @@ def write_cache(key: str, pieces: list[Score], ids: list[str], extra: dict) -> N
         ],
         **extra,
     }
+    buf = io.BytesIO()
+    np.savez_compressed(buf, notes=notes)
+    # Checksums catch damage that still parses (a flipped letter in a name, a flipped pitch).
+    meta["checksums"] = {"npz": hashlib.sha256(buf.getvalue()).hexdigest(), "meta": meta_digest(meta)}
     folder = cache_dir()
     with atomic_write(folder / f"{key}.npz") as f:
-        np.savez_compressed(f, notes=notes)
+        f.write(buf.getvalue())
     with atomic_write(folder / f"{key}.json", "w") as f:  # written last: its presence marks a whole entry
         json.dump(meta, f)
 
@@ -113,7 +126,7 @@ def read_cache_meta(key: str) -> dict | None:
         return None
     try:
         meta = read_meta(folder / f"{key}.json")
-        check_npz(folder / f"{key}.npz", meta["summary"]["notes"])
+        check_npz(folder / f"{key}.npz", meta["summary"]["notes"], meta.get("checksums", {}).get("npz"))
     except CacheEntryError as e:
         notice(f"corpus cache entry {folder / key}.* is unusable ({e}); rebuilding it")
         return None
@@ -125,7 +138,7 @@ def read_cache_pieces(key: str, meta: dict | None) -> list[Score]:
     if meta is None:
         raise CacheEntryError("the entry is gone")
     path = cache_dir() / f"{key}.npz"
-    check_npz(path, meta["summary"]["notes"])  # again: the file may have changed since
+    check_npz(path, meta["summary"]["notes"], meta.get("checksums", {}).get("npz"))  # it may have changed
     try:
         with np.load(path, allow_pickle=False) as z:
             notes = z["notes"]

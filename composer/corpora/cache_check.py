@@ -8,6 +8,7 @@ Any failure is a CacheEntryError, which the cache turns into a miss and a rebuil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import zipfile
@@ -42,6 +43,10 @@ def read_meta(path: Path) -> dict:
     except (OSError, ValueError, RecursionError) as e:  # RecursionError: JSON nested 100,000 deep
         raise CacheEntryError(f"{path.name}: {reason(e)}") from None
     _check(isinstance(meta, dict), "the JSON is not an object")
+    checksums = meta.get("checksums", {})  # entries written before checksums have none
+    _check(isinstance(checksums, dict), "checksums is not an object")
+    if "meta" in checksums:
+        _check(checksums["meta"] == meta_digest(meta), "the JSON does not match its checksum")
     _check(meta.get("format") == FORMAT, f"format {meta.get('format')!r}, not {FORMAT}")
     ids, pieces, skipped, summary = (meta.get(k) for k in ("ids", "pieces", "skipped", "summary"))
     _check(isinstance(ids, list) and all(isinstance(i, str) for i in ids), "ids are not a list of names")
@@ -111,12 +116,31 @@ def _check_summary(summary) -> None:
     )
 
 
-def check_npz(path: Path, n_rows: int) -> None:
+def meta_digest(meta: dict) -> str:
+    """sha256 of the entry's JSON without its checksums, keys sorted."""
+    rest = {k: v for k, v in meta.items() if k != "checksums"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+
+
+def check_npz(path: Path, n_rows: int, digest: str | None = None) -> None:
     """The npz holds one member, notes.npy: int32, shape (n_rows, 6), inflating to exactly its size.
 
-    Only the zip directory and the first bytes of the member are read. The zip's recorded inflated
-    size also bounds what np.load can inflate later (zipfile stops reading there).
+    Only the zip directory and the first bytes of the member are read, and the compressed bytes are
+    hashed when the JSON holds their sha256. The zip's recorded inflated size also bounds what
+    np.load can inflate later (zipfile stops reading there).
     """
+    inflated = 256 + n_rows * NOTE_COLUMNS * NOTE_DTYPE.itemsize
+    try:
+        size = path.stat().st_size
+        _check(size <= 2 * inflated + 2**16, f"{path.name} is {size:,} bytes, too big for {n_rows:,} notes")
+        if digest is not None:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                while chunk := f.read(2**20):
+                    h.update(chunk)
+            _check(h.hexdigest() == digest, f"{path.name} does not match its checksum")
+    except OSError as e:
+        raise CacheEntryError(f"{path.name}: {reason(e)}") from None
     try:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
