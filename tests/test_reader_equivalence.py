@@ -273,3 +273,18 @@ def test_where_the_readers_differ_by_design(tmp_path):
     assert [(t.name, t.program, t.notes) for t in old.tracks] == [
         ("track 0 ch 1", 5, [Note(0, 4, 60, 64), Note(4, 4, 62, 64)])
     ]
+
+
+M21_MIDI = sorted((Path(__import__("music21").__file__).parent).rglob("*.mid"))
+SPLIT_BY_PROGRAM = {"test04.mid"}  # its string parts switch between programs 45, 48 and 49
+
+
+@pytest.mark.parametrize("path", M21_MIDI, ids=[p.name for p in M21_MIDI])
+def test_music21s_real_midi_files_read_the_same(path):
+    """The 23 MIDI files bundled with music21, written by notation programs and sequencers."""
+    if path.name not in SPLIT_BY_PROGRAM:
+        _assert_same(path, named=False)
+        return
+    new, ref = read_midi(path), _reference(path.read_bytes(), str(path))
+    assert len(new.tracks) > len(ref.tracks)  # one track per program rather than per channel
+    assert sorted(n for t in new.tracks for n in t.notes) == sorted(n for t in ref.tracks for n in t.notes)
