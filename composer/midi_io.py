@@ -147,17 +147,22 @@ def _parse(data: bytes, name: str, resolution: int) -> Score:
         sharps, minor = key
         why = f"KeySignatureError: key signature with {sharps} sharps and mode {minor} is not valid"
         raise MidiError(f"{name}: not a valid MIDI file ({why})")
-    out = []
-    for ti, track in enumerate(parsed):
-        for part, (program, is_drum, ticks) in enumerate(track.parts):
-            label = f"track {ti}" if len(track.parts) == 1 else f"track {ti} part {part + 1}"
-            notes = _quantize(ticks, header.division, resolution)
-            out.append(Track(track.name or label, program, is_drum, notes))
+    tracks = [
+        Track(
+            track.name or (f"track {ti}" if len(track.parts) == 1 else f"track {ti} part {part + 1}"),
+            program,
+            drum,
+        )
+        for ti, track in enumerate(parsed)
+        for part, (program, drum, _) in enumerate(track.parts)
+    ]
+    notes, last_note = _quantize([p[2] for t in parsed for p in t.parts], header.division, resolution)
+    for track, track_notes in zip(tracks, notes):
+        track.notes = track_notes
     bpm = mido.tempo2bpm(tempos[0][1]) if tempos else 120.0
     last = round(end_tick * resolution / header.division)  # trailing silence included
-    score = Score(out, resolution, round(bpm, 3), meter, _key_from_mido(key), Path(name).stem)
-    score.length = last if last > score.n_steps else 0
-    return score
+    length = last if last > last_note else 0
+    return Score(tracks, resolution, round(bpm, 3), meter, _key_from_mido(key), Path(name).stem, length)
 
 
 def _read_tracks(tracks: list[bytes], division: int, name: str) -> list[smf.TrackEvents]:
@@ -209,23 +214,34 @@ def _meter_fits(numerator: int, denominator: int, resolution: int) -> bool:
     return numerator > 0 and denominator > 0 and bar % denominator == 0 and bar >= denominator
 
 
-def _quantize(notes: np.ndarray, tpb: int, resolution: int) -> list[Note]:
-    """Ticks to steps: (n, 4) rows of start tick, end tick, pitch, velocity to Notes in onset order.
+def _quantize(parts: list[np.ndarray], tpb: int, resolution: int) -> tuple[list[list[Note]], int]:
+    """Ticks to steps, every track at once: each part's (n, 4) rows of start tick, end tick, pitch,
+    velocity become Notes in onset order. Also returns the step where the last note ends.
 
-    Notes are taken in the order (start tick, end tick, pitch, velocity); when a note of one pitch
-    still sounds at the next one's start step, it is cut there, or dropped if both start on one step.
+    In each track, notes are taken in the order (start tick, end tick, pitch, velocity); when a note
+    of one pitch still sounds at the next one's start step, it is cut there, or dropped if both start
+    on one step.
     """
-    notes = notes[np.lexsort((notes[:, 3], notes[:, 1], notes[:, 0], notes[:, 2]))]  # by pitch, then time
-    start = np.rint(notes[:, 0] * resolution / tpb).astype(np.int64)
-    end = np.maximum(start + 1, np.rint(notes[:, 1] * resolution / tpb).astype(np.int64))
-    pitch, velocity = notes[:, 2], notes[:, 3]
+    if not parts:
+        return [], 0
+    part = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    ticks = np.concatenate(parts)
+    order = np.lexsort((ticks[:, 3], ticks[:, 1], ticks[:, 0], ticks[:, 2], part))  # by track, pitch, time
+    part, ticks = part[order], ticks[order]
+    start = np.rint(ticks[:, 0] * resolution / tpb).astype(np.int64)
+    end = np.maximum(start + 1, np.rint(ticks[:, 1] * resolution / tpb).astype(np.int64))
+    pitch, velocity = ticks[:, 2], ticks[:, 3]
     next_start = np.append(start[1:], 0)
-    overlaps = np.append(pitch[1:] == pitch[:-1], False) & (end > next_start)
+    same = np.append((pitch[1:] == pitch[:-1]) & (part[1:] == part[:-1]), False)
+    overlaps = same & (end > next_start)
     end = np.where(overlaps, next_start, end)
     keep = ~(overlaps & (next_start == start))
-    rows = np.stack([start, end - start, pitch, velocity], axis=1)[keep]
-    rows = rows[np.lexsort(rows.T[::-1])]
-    return [Note(*row) for row in rows.tolist()]
+    rows = np.stack([part, start, end - start, pitch, velocity], axis=1)[keep]
+    rows = rows[np.lexsort(rows.T[::-1])]  # by track, then (start, duration, pitch, velocity)
+    bounds = np.searchsorted(rows[:, 0], np.arange(len(parts) + 1))
+    flat = [Note(*row) for row in rows[:, 1:].tolist()]
+    last = int((rows[:, 1] + rows[:, 2]).max()) if len(rows) else 0
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])], last
 
 
 def _key_from_mido(key: tuple[int, int] | None) -> str | None:

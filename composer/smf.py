@@ -3,7 +3,8 @@
 The reader (midi_io.read_midi) hands each track chunk to symusic on its own, so that every event keeps
 the index of its MIDI track, as type-2 files and first-in-track-order rules need. Before that, each
 chunk is rewritten so that symusic reports what it would otherwise drop: the end-of-track time (a
-marker at that time) and notes still sounding there (a note-off for every channel and pitch).
+marker at that time) and notes still sounding there (a note-off for every pitch of every channel
+that may have one).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import symusic
 
 END_OF_TRACK = b"\xff\x2f\x00"
 END_MARKER = b"\xff\x06\x03EOT"  # a marker meta event: symusic keeps markers with their time
-# Delta 0, then a note-off for each of the 16 channels x 128 pitches, with explicit status bytes.
-CLOSE_ALL = b"".join(bytes((0, 0x80 | ch, pitch, 0)) for ch in range(16) for pitch in range(128))
+# Per channel: at delta 0, a note-off for each of the 128 pitches (running status after the first).
+CLOSE = [bytes((0, 0x80 | ch, 0, 0)) + b"".join(bytes((0, p, 0)) for p in range(1, 128)) for ch in range(16)]
+NOTE_ON = [bytes((0x90 | ch,)) for ch in range(16)]
 
 
 class ChunkError(ValueError):
@@ -93,7 +95,10 @@ def single_track_file(body: bytes, division: int) -> bytes:
     at that time, any note left sounding, as the track's end does.
     """
     events = body[: -len(END_OF_TRACK)] if body.endswith(END_OF_TRACK) else body + b"\x00"
-    body = events + END_MARKER + CLOSE_ALL + b"\x00" + END_OF_TRACK
+    # A channel can only have a note left sounding if its note-on status byte occurs in the track
+    # (running status needs it once); other bytes may match too, which only costs a few note-offs.
+    closing = b"".join(CLOSE[ch] for ch in range(16) if NOTE_ON[ch] in events)
+    body = events + END_MARKER + closing + b"\x00" + END_OF_TRACK
     return b"MThd" + struct.pack(">IHHH", 6, 1, 1, division) + b"MTrk" + struct.pack(">I", len(body)) + body
 
 
@@ -150,22 +155,30 @@ def read_track(body: bytes, division: int, max_notes: int, max_events: int) -> T
     for track in score.tracks:
         if track.note_num():
             a = track.notes.numpy()
-            start = a["time"].astype(np.int64)
-            columns = [start, start + a["duration"], a["pitch"], a["velocity"]]
-            parts.append(
-                (int(track.program), bool(track.is_drum), np.stack(columns, axis=1).astype(np.int64))
-            )
-    tempos, meters, keys = (x.numpy() for x in (score.tempos, score.time_signatures, score.key_signatures))
+            notes = np.empty((len(a["time"]), 4), dtype=np.int64)
+            notes[:, 0] = a["time"]
+            notes[:, 1] = notes[:, 0] + a["duration"]
+            notes[:, 2] = a["pitch"]
+            notes[:, 3] = a["velocity"]
+            parts.append((int(track.program), bool(track.is_drum), notes))
     return TrackEvents(
         name=next((t.name.strip() for t in score.tracks if t.name.strip()), ""),
         # The end marker is lost when symusic stops early (a damaged end-of-track): then the last note.
         end=max([m.time for m in score.markers] + [int(notes[:, 1].max()) for _, _, notes in parts] + [0]),
         parts=parts,
-        tempos=[(t, v) for t, v in zip(tempos["time"].tolist(), tempos["mspq"].tolist()) if v > 0],
-        meters=list(zip(meters["numerator"].tolist(), meters["denominator"].tolist())),
-        keys=list(zip(keys["key"].tolist(), keys["tonality"].tolist())),
+        tempos=_pairs(score.tempos, "time", "mspq", drop_zero=True),
+        meters=_pairs(score.time_signatures, "numerator", "denominator"),
+        keys=_pairs(score.key_signatures, "key", "tonality"),
         n_events=n_events,
     )
+
+
+def _pairs(events, a: str, b: str, drop_zero: bool = False) -> list[tuple[int, int]]:
+    """Two fields of a symusic event list as int pairs, in its (time) order; [] without numpy."""
+    if not len(events):
+        return []
+    arrays = events.numpy()
+    return [(x, y) for x, y in zip(arrays[a].tolist(), arrays[b].tolist()) if y or not drop_zero]
 
 
 def _symusic_reason(e: Exception) -> str:

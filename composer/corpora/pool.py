@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from composer.errors import ComposerError
 from composer.music import Note, Score, Track
 
 WORKER_MEMORY = 3 * 2**30  # address space per worker: a runaway parse fails there, not on the box
@@ -44,7 +45,8 @@ def read_all(
     todo = deque(range(len(files)))
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([read.__module__])  # each worker then starts with the reader imported
-    idle: list[_Worker] = [_Worker(ctx, read, resolution) for _ in range(min(workers, len(files)))]
+    starting = {w.conn: w for w in (_Worker(ctx, read, resolution) for _ in range(min(workers, len(files))))}
+    idle: list[_Worker] = []
     busy: dict[Connection, tuple[_Worker, int, float]] = {}
     try:
         while todo or busy:
@@ -52,8 +54,13 @@ def read_all(
                 worker, index = idle.pop(), todo.popleft()
                 worker.conn.send_bytes(os.fsencode(files[index]))
                 busy[worker.conn] = (worker, index, time.monotonic())
-            soonest = min(started for _, _, started in busy.values()) + timeout
-            for conn in wait(list(busy), timeout=max(0.0, soonest - time.monotonic())):
+            # A file's clock starts when a ready worker gets it, so a slow start is not a hang.
+            soonest = min((started + timeout for _, _, started in busy.values()), default=None)
+            wait_for = None if soonest is None else max(0.0, soonest - time.monotonic())
+            for conn in wait(list(busy) + list(starting), timeout=wait_for):
+                if conn in starting:
+                    idle.append(_ready(starting.pop(conn)))
+                    continue
                 worker, index, _ = busy.pop(conn)
                 try:
                     results[index] = from_bytes(conn.recv_bytes())
@@ -61,18 +68,30 @@ def read_all(
                 except (EOFError, OSError):  # the worker died on this file
                     code = worker.stop()
                     results[index] = (None, f"the parser crashed (worker exit code {code})")
-                    idle.append(_Worker(ctx, read, resolution))
+                    new = _Worker(ctx, read, resolution)
+                    starting[new.conn] = new
             now = time.monotonic()
             for conn, (worker, index, started) in list(busy.items()):
                 if now - started > timeout:
                     del busy[conn]
                     worker.stop()
                     results[index] = (None, f"timed out after {timeout:g} s (the parser hung)")
-                    idle.append(_Worker(ctx, read, resolution))
+                    new = _Worker(ctx, read, resolution)
+                    starting[new.conn] = new
     finally:
-        for worker in idle + [w for w, _, _ in busy.values()]:
+        for worker in idle + list(starting.values()) + [w for w, _, _ in busy.values()]:
             worker.stop()
     return results
+
+
+def _ready(worker: _Worker) -> _Worker:
+    """The worker, once its first message (ready) is read; a worker that died starting is an error."""
+    try:
+        worker.conn.recv_bytes()
+    except (EOFError, OSError):
+        code = worker.stop()
+        raise ComposerError(f"a MIDI reader process could not start (exit code {code})") from None
+    return worker
 
 
 class _Worker:
@@ -94,6 +113,7 @@ class _Worker:
 def _serve(conn: Connection, read: Reader, resolution: int) -> None:
     """A worker: read each path sent, answer with the encoded result, until the pipe closes."""
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, WORKER_MEMORY))
+    conn.send_bytes(b"ready")
     while True:
         try:
             path = Path(os.fsdecode(conn.recv_bytes()))
