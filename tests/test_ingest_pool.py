@@ -86,3 +86,12 @@ def test_non_utf8_and_control_character_names_are_listed_escaped(tmp_path, cache
     as_json = CliRunner().invoke(main, ["corpus", "info", str(folder), "--json"])
     info = json.loads(as_json.stdout)
     assert sorted(s["path"] for s in info["skipped"]) == ["caf\udce9.mid", "two\nlines.mid"]
+
+
+def test_workers_option(tmp_path, cache_dir):
+    for i in range(midi_folder.POOL_MIN_FILES):
+        write_midi(_song(i), tmp_path / f"{i:02d}.mid")
+    result = CliRunner().invoke(main, ["corpus", "info", str(tmp_path), "--workers", "2", "--no-cache"])
+    assert result.exit_code == 0 and "pieces      32  (skipped 0)" in result.stdout
+    result = CliRunner().invoke(main, ["corpus", "info", str(tmp_path), "--workers", "0"])
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1 and "--workers" in result.stderr
