@@ -45,7 +45,7 @@ from composer import read_midi
 from composer.errors import MidiError
 for line in sys.stdin:
     path = line.rstrip("\\n")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         read_midi(path)
         outcome = "read"
@@ -54,7 +54,7 @@ for line in sys.stdin:
     except BaseException:
         outcome = "traceback: " + traceback.format_exc().splitlines()[-1]
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps([path, outcome, time.perf_counter() - t0, rss]), flush=True)
+    print(json.dumps([path, outcome, time.perf_counter() - t0, rss, time.process_time() - c0]), flush=True)
 """
 
 
@@ -102,7 +102,7 @@ def _mutants(tmp: Path, seeds: list[bytes], n: int, seed: int) -> list[Path]:
 
 def _in_process(paths: list[Path], workers: int = 2) -> dict:
     """Part 1: read every path in `workers` worker processes, side by side."""
-    outcomes, slow, peak, longest, tracebacks = Counter(), [], 0, 0.0, Counter()
+    outcomes, slow, peak, longest, tracebacks, longest_cpu = Counter(), [], 0, 0.0, Counter(), 0.0
     chunks = [paths[i::workers] for i in range(workers)]
     sel = selectors.DefaultSelector()
     procs = []
@@ -127,7 +127,8 @@ def _in_process(paths: list[Path], workers: int = 2) -> dict:
             buffers[key.fileobj] += data
             *lines, buffers[key.fileobj] = buffers[key.fileobj].split(b"\n")
             for line in lines:
-                path, outcome, seconds, rss = json.loads(line)
+                path, outcome, seconds, rss, cpu = json.loads(line)
+                longest_cpu = max(longest_cpu, cpu)
                 kind = outcome.split(":")[0]
                 outcomes[kind] += 1
                 if kind == "traceback":
@@ -142,6 +143,7 @@ def _in_process(paths: list[Path], workers: int = 2) -> dict:
         "outcomes": outcomes,
         "over_10s": slow,
         "peak_rss": peak,
+        "longest_cpu_s": longest_cpu,
         "longest_s": longest,
         "tracebacks": tracebacks,
     }
@@ -155,41 +157,36 @@ def _feed(proc: subprocess.Popen, chunk: list[Path]) -> None:
         pass
 
 
-def _cli(args: list[str]) -> tuple[int, str, float, int]:
-    """One `composer ...` process under GNU time: exit code, stderr, wall seconds, peak RSS in bytes."""
+def _cli(args: list[str]) -> tuple[int, str, float, float, int]:
+    """One `composer ...` process under GNU time: exit code, stderr, wall s, CPU s, peak RSS in bytes."""
     t0 = time.perf_counter()
     proc = subprocess.run(
-        ["/usr/bin/time", "-f", "rss_kb=%M", *COMPOSER, *args],
+        ["/usr/bin/time", "-f", "%U %S %M", *COMPOSER, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
         timeout=120,
     )
-    seconds = time.perf_counter() - t0
-    *lines, last = proc.stderr.splitlines() or ["rss_kb=0"]
+    wall = time.perf_counter() - t0
+    *lines, last = proc.stderr.splitlines() or ["0 0 0"]
     lines = [
         line for line in lines if not line.startswith("Command exited with non-zero status")
     ]  # GNU time's
-    return proc.returncode, "\n".join(lines), seconds, int(last.removeprefix("rss_kb=")) * 1024
+    user, system, rss_kb = last.split()
+    return proc.returncode, "\n".join(lines), wall, float(user) + float(system), int(rss_kb) * 1024
 
 
 def _cli_runs(paths: list[Path], tmp: Path) -> dict:
     """Part 2: `composer render` per mutant."""
-    codes, tracebacks, slow, peak, lines = Counter(), 0, 0, 0, Counter()
+    out = {"codes": Counter(), "lines": Counter(), "tracebacks": 0, "over": 0, "cpu": 0.0, "peak": 0}
     for path in paths:
-        code, err, seconds, rss = _cli(["render", str(path), "--png", str(tmp / "out.png")])
-        codes[code] += 1
-        tracebacks += "Traceback" in err
-        slow += seconds > LIMIT_S
-        peak = max(peak, rss)
-        lines[len(err.splitlines())] += 1
-    return {
-        "exit_codes": codes,
-        "tracebacks": tracebacks,
-        "over_10s": slow,
-        "peak_rss": peak,
-        "stderr_lines": lines,
-    }
+        code, err, wall, cpu, rss = _cli(["render", str(path), "--png", str(tmp / "out.png")])
+        out["codes"][code] += 1
+        out["lines"][len(err.splitlines())] += 1
+        out["tracebacks"] += "Traceback" in err
+        out["over"] += wall > LIMIT_S
+        out["cpu"], out["peak"] = max(out["cpu"], cpu), max(out["peak"], rss)
+    return out
 
 
 def main() -> None:
@@ -197,39 +194,48 @@ def main() -> None:
     parser.add_argument("--mutants", type=int, default=5000)
     parser.add_argument("--cli", type=int, default=200)
     parser.add_argument("--seed", type=int, default=20261121)
+    parser.add_argument("--parts", default="1,2,3", help="Which parts to run, e.g. 3.")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         os.environ["COMPOSER_CACHE_DIR"] = str(tmp / "cache")
         seeds, long = _seeds(tmp)
         paths = _mutants(tmp, seeds, args.mutants, args.seed)
-        t0 = time.perf_counter()
-        part1 = _in_process(paths)
-        wall = time.perf_counter() - t0
-        print(f"## Part 1: {len(paths)} inputs through read_midi, 2 worker processes, {wall:.1f} s")
-        print(f"- outcomes: {dict(part1['outcomes'])}")
-        print(
-            f"- tracebacks (not MidiError): {sum(part1['tracebacks'].values())} {dict(part1['tracebacks'])}"
-        )
-        print(f"- runs over {LIMIT_S:.0f} s: {len(part1['over_10s'])}; longest {part1['longest_s']:.2f} s")
-        print(f"- peak RSS of a worker: {part1['peak_rss'] / 2**20:.0f} MiB")
-        part2 = _cli_runs(paths[: args.cli], tmp)
-        print(f"## Part 2: `composer render` on {args.cli} mutants, one process each")
-        print(f"- exit codes: {dict(part2['exit_codes'])}; stderr lines: {dict(part2['stderr_lines'])}")
-        print(f"- tracebacks: {part2['tracebacks']}; runs over {LIMIT_S:.0f} s: {part2['over_10s']}")
-        print(f"- peak RSS of a run: {part2['peak_rss'] / 2**20:.0f} MiB")
-        print("## Part 3: bounded cost, one `composer render` process each")
-        print("| input | exit | wall (s) | peak RSS (MiB) |")
-        print("|---|---:|---:|---:|")
-        cases = [
-            ("1,250 bars, 66,000 notes", long),
-            ("43 bytes claiming 29,990 bars", REPO / "tests" / "data" / "many-bars.mid"),
-            ("8 MiB of 2-byte running-status messages", tmp / "flood0.mid"),
-            ("8 MiB of 3-byte running-status notes", tmp / "flood2.mid"),
-        ]
-        for what, path in cases:
-            code, _, seconds, rss = _cli(["render", str(path), "--png", str(tmp / "out.png")])
-            print(f"| {what} | {code} | {seconds:.2f} | {rss / 2**20:.0f} |")
+        if "1" in parts:
+            t0 = time.perf_counter()
+            p1 = _in_process(paths)
+            print(
+                f"## Part 1: {len(paths)} inputs through read_midi, 2 worker processes, {time.perf_counter() - t0:.1f} s"
+            )
+            print(f"- outcomes: {dict(p1['outcomes'])}")
+            print(f"- tracebacks (not MidiError): {sum(p1['tracebacks'].values())} {dict(p1['tracebacks'])}")
+            print(
+                f"- runs over {LIMIT_S:.0f} s: {len(p1['over_10s'])}; longest {p1['longest_s']:.2f} s wall, "
+                f"{p1['longest_cpu_s']:.2f} s CPU"
+            )
+            print(f"- peak RSS of a worker: {p1['peak_rss'] / 2**20:.0f} MiB")
+        if "2" in parts:
+            p2 = _cli_runs(paths[: args.cli], tmp)
+            print(f"## Part 2: `composer render` on {args.cli} mutants, one process each")
+            print(f"- exit codes: {dict(p2['codes'])}; stderr lines: {dict(p2['lines'])}")
+            print(f"- tracebacks: {p2['tracebacks']}; runs over {LIMIT_S:.0f} s wall: {p2['over']}")
+            print(
+                f"- longest CPU time of a run: {p2['cpu']:.2f} s; peak RSS of a run: {p2['peak'] / 2**20:.0f} MiB"
+            )
+        if "3" in parts:
+            print("## Part 3: bounded cost, one `composer render` process each")
+            print("| input | exit | wall (s) | CPU (s) | peak RSS (MiB) |")
+            print("|---|---:|---:|---:|---:|")
+            cases = [
+                ("1,250 bars, 66,000 notes", long),
+                ("43 bytes claiming 29,990 bars", REPO / "tests" / "data" / "many-bars.mid"),
+                ("8 MiB of 2-byte running-status messages", tmp / "flood0.mid"),
+                ("8 MiB of 3-byte running-status notes", tmp / "flood2.mid"),
+            ]
+            for what, path in cases:
+                code, _, wall, cpu, rss = _cli(["render", str(path), "--png", str(tmp / "out.png")])
+                print(f"| {what} | {code} | {wall:.2f} | {cpu:.2f} | {rss / 2**20:.0f} |")
 
 
 if __name__ == "__main__":
