@@ -7,7 +7,9 @@ stderr and exit status 2.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
 
 import click
 
@@ -73,16 +75,24 @@ def corpus() -> None:
     help="Seed of the train/validation/test split.",
 )
 @click.option("--no-cache", is_flag=True, help="Prepare the corpus again even if a fresh cache exists.")
-def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Processes that read a folder's files [default: every core].",
+)
+def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool, workers: int | None) -> None:
     """Pieces, notes, tokens, vocabulary sizes, split sizes and skipped files of SOURCE."""
     from composer.corpora import load_corpus
+    from composer.midi_io import display_name
 
-    info = load_corpus(source, seed=seed, use_cache=not no_cache).info()
+    with _notices_on_stderr():
+        info = load_corpus(source, seed=seed, use_cache=not no_cache, workers=workers).info()
     if as_json:
-        click.echo(json.dumps(info, indent=1))
+        click.echo(json.dumps(info, indent=1))  # ensure_ascii: a non-UTF-8 name stays valid JSON
         return
     split = info["split"]
-    click.echo(f"corpus      {info['corpus']}")
+    click.echo(f"corpus      {display_name(info['corpus'])}")
     click.echo(f"pieces      {info['pieces']}  (skipped {len(info['skipped'])})")
     click.echo(f"notes       {info['notes']:,}")
     click.echo(f"tokens      {info['tokens']:,}  (OOV on test split {info['oov_rate_test']:.3%})")
@@ -90,7 +100,25 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool) -> None:
     click.echo(f"split       train {split['train']}, validation {split['validation']}, test {split['test']}")
     click.echo(f"meters      {', '.join(info['time_signatures'])}")
     for s in info["skipped"]:
-        click.echo(f"skipped     {s['path']}: {s['reason']}")
+        click.echo(f"skipped     {display_name(s['path'])}: {_one_line(s['reason'])}")
+
+
+@contextlib.contextmanager
+def _notices_on_stderr():
+    """The library's notices (a cache entry rebuilt, a cache not written) as one line each on stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", UserWarning)
+        warnings.showwarning = lambda message, *args, **kwargs: click.echo(
+            f"composer: notice: {_one_line(str(message))}", err=True
+        )
+        yield
+
+
+def _one_line(text: str) -> str:
+    """Control characters (a newline in a file name) and non-UTF-8 bytes escaped: one line."""
+    from composer.midi_io import display_name
+
+    return display_name(text)
 
 
 @main.command(epilog=_examples("composer render out.mid --png out.png"))

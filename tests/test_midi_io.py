@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+import time
 from collections import Counter
+from pathlib import Path
 
 import mido
 import pytest
 
 from composer import read_midi, write_midi, write_musicxml
-from composer.errors import ComposerError
+from composer.errors import ComposerError, MidiError
 from composer.midi_io import DRUM_CHANNEL, default_channels, to_midifile
 from composer.music import Note, Score, Track
 
@@ -228,3 +232,66 @@ def test_musicxml_of_a_chorale_to_a_file_object(bach):
     assert [p.partName for p in parsed.parts] == ["Soprano", "Alto", "Tenor", "Bass"]
     starts = [sum(1 for n in p.recurse().notes if not n.tie or n.tie.type == "start") for p in parsed.parts]
     assert starts == [len(t.notes) for t in score.tracks]
+
+
+# Bounded cost: caps are checked on symusic's arrays, before a Python object is made per event.
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def _flood(message: bytes, n_bytes: int) -> bytes:
+    """One track: a first message with its status byte, then running-status repeats up to n_bytes."""
+    first = b"\x00\xd0\x10" if message == b"\x00\x10" else b"\x00\x90\x3c\x40"
+    body = first + message * ((n_bytes - 40) // len(message)) + b"\x00\xff\x2f\x00"
+    return b"MThd" + bytes([0, 0, 0, 6, 0, 0, 0, 1, 0, 96]) + b"MTrk" + len(body).to_bytes(4, "big") + body
+
+
+def test_a_tiny_file_claiming_29990_bars_is_refused_at_once():
+    assert (DATA / "many-bars.mid").stat().st_size == 43
+    t0 = time.perf_counter()
+    with pytest.raises(MidiError, match="absurd length of 29,990 bars; the limit is 10,000 bars$"):
+        read_midi(DATA / "many-bars.mid")
+    assert time.perf_counter() - t0 < 2.0  # about 1 ms; mido's reader then render took 2 minutes
+
+
+CHILD = """
+import resource, sys, time
+from composer import read_midi
+from composer.errors import MidiError
+t0 = time.perf_counter()
+try:
+    print(read_midi(sys.argv[1]).n_notes)
+except MidiError as e:
+    print(e)
+print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        (b"\x00\x10", "0"),  # 4 million channel-pressure messages: no note, so an empty score
+        (b"\x00\x3c\x40\x00\x3c\x00", "more than 500,000 notes, too many to load"),  # 1.4 million notes
+    ],
+)
+def test_an_8_mb_flood_of_running_status_messages_is_cheap(tmp_path, message, expected):
+    path = tmp_path / "flood.mid"
+    path.write_bytes(_flood(message, 8 * 2**20 - 64))
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    result, usage = proc.stdout.splitlines()
+    assert result.removeprefix(f"{path}: ") == expected
+    seconds, peak = map(float, usage.split())
+    assert seconds < 10 and peak < 2**30, usage  # mido took 17 s and 1.13 GB on such a file
+
+
+def test_events_are_capped(tmp_path, monkeypatch):
+    from composer import midi_io
+
+    path = tmp_path / "flood.mid"
+    path.write_bytes(_flood(b"\x00\x3c\x40\x00\x3c\x00", 6000))  # about 1,000 notes
+    monkeypatch.setattr(midi_io, "MAX_EVENTS", 100)
+    with pytest.raises(MidiError, match="more than 100 events, too many to load$"):
+        read_midi(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +35,18 @@ class Corpus:
     @property
     def pieces(self) -> list[Score]:
         if self._pieces is None:
-            self._pieces = cache.read_cache_pieces(self._key, cache.read_cache_meta(self._key))
+            meta = cache.read_cache_meta(self._key)  # notices an unusable entry itself
+            try:
+                if meta is not None and meta["ids"] == self.ids:
+                    self._pieces = cache.read_cache_pieces(self._key, meta)
+            except cache.CacheEntryError as e:  # damaged since load_corpus looked
+                cache.notice(f"corpus cache entry {self._key} is unusable ({e}); rebuilding it")
+            if self._pieces is None:
+                source = "bach" if self.name == "bach" else Path(self.name)
+                fresh = _prepare(source, _locate(source)[2], self.settings, self._key)
+                if fresh.ids != self.ids:
+                    raise CorpusError(f"{self.name}: its files changed while it was loaded; run again")
+                self._pieces = fresh.pieces
         return self._pieces
 
     def split_indices(self) -> dict[str, list[int]]:
@@ -78,46 +88,76 @@ def augment(pieces: list[Score], semitones: range = range(-5, 7)) -> list[Score]
 
 
 def load_corpus(
-    source: str | Path, resolution: int = DEFAULT_RESOLUTION, seed: int = 0, use_cache: bool = True
+    source: str | Path,
+    resolution: int = DEFAULT_RESOLUTION,
+    seed: int = 0,
+    use_cache: bool = True,
+    workers: int | None = None,
 ) -> Corpus:
     """Load "bach" (music21's chorales) or a folder of MIDI files, from the cache when it is fresh.
 
+    A cache entry that is unusable is rebuilt and replaced, with a CacheWarning. A preparation in
+    which some file could not be read at all (it vanished, or is unreadable now) is not cached, so
+    that the file is read again next time rather than skipped for good.
+
+    A folder's files are read by ``workers`` processes (default: every core); see
+    midi_folder.read_folder.
+
     Raises CorpusError when the source does not exist or holds no usable piece.
     """
-    from composer.corpora import bach, midi_folder
-
-    if str(source) == "bach":
-        name = "bach"
-        root, files = bach.source_files()
-    else:
-        root = Path(source).expanduser().resolve()
-        name = str(root)
-        files = midi_folder.source_files(root)
+    name, root, files = _locate(source)
     settings = {"resolution": resolution, "seed": seed}
     # The seed only picks the split, so it stays out of the key: another seed reuses the prepared pieces.
     key = cache.cache_key(name, {"resolution": resolution}, cache.fingerprint(files, root))
     meta = cache.read_cache_meta(key) if use_cache else None
     if meta is None:
-        t0 = time.perf_counter()
-        if name == "bach":
-            pieces, ids, skipped = bach.read_chorales(resolution)
-        else:
-            pieces, ids, skipped = midi_folder.read_folder(root, resolution)
-        if not pieces:
-            listed = "; ".join(f"{p}: {r}" for p, r in skipped[:3]) or "no .mid or .midi files"
-            raise CorpusError(f"{source}: no usable piece ({listed})")
-        summary = _summarize(pieces, seed)
-        summary["prepare_seconds"] = round(time.perf_counter() - t0, 3)
-        try:
-            cache.write_cache(key, pieces, ids, {"skipped": skipped, "summary": summary, "seed": seed})
-        except (OSError, ComposerError) as e:  # an unwritable cache costs speed next time, not this load
-            warnings.warn(f"corpus cache not written: {e}", stacklevel=2)
-        return Corpus(name, ids, skipped, settings, summary, key, pieces)
+        return _prepare(source, files, settings, key, workers)
     skipped = [tuple(s) for s in meta["skipped"]]
     corpus = Corpus(name, meta["ids"], skipped, settings, meta["summary"], key)
     if meta.get("seed", 0) != seed:  # vocabulary and OOV rate depend on the split
         corpus.summary = {**meta["summary"], **_summarize(corpus.pieces, seed)}
     return corpus
+
+
+def _locate(source: str | Path) -> tuple[str, Path, list[Path]]:
+    """(corpus name, root folder, source files) of "bach" or a folder."""
+    from composer.corpora import bach, midi_folder
+
+    if str(source) == "bach":
+        root, files = bach.source_files()
+        return "bach", root, files
+    root = Path(source).expanduser().resolve()
+    return str(root), root, midi_folder.source_files(root)
+
+
+def _prepare(
+    source: str | Path, files: list[Path], settings: dict, key: str, workers: int | None = None
+) -> Corpus:
+    """Parse ``files``, summarize, and write the cache entry (unless a read failed for now)."""
+    from composer.corpora import bach, midi_folder
+
+    root = None if str(source) == "bach" else Path(source).expanduser().resolve()
+    name = "bach" if root is None else str(root)
+    resolution, seed = settings["resolution"], settings["seed"]
+    t0 = time.perf_counter()
+    if name == "bach":
+        pieces, ids, skipped = bach.read_chorales(resolution)
+    else:
+        pieces, ids, skipped = midi_folder.read_folder(root, resolution, workers, files)
+    if not pieces:
+        listed = "; ".join(f"{p}: {r}" for p, r in skipped[:3]) or "no .mid or .midi files"
+        raise CorpusError(f"{source}: no usable piece ({listed})")
+    summary = _summarize(pieces, seed)
+    summary["prepare_seconds"] = round(time.perf_counter() - t0, 3)
+    unread = [p for p, r in skipped if midi_folder.is_transient(r)]
+    if unread:
+        cache.notice(f"corpus cache not written: {len(unread)} file(s) could not be read now ({unread[0]})")
+        return Corpus(name, ids, skipped, settings, summary, key, pieces)
+    try:
+        cache.write_cache(key, pieces, ids, {"skipped": skipped, "summary": summary, "seed": seed})
+    except (OSError, ComposerError) as e:  # an unwritable cache costs speed next time, not this load
+        cache.notice(f"corpus cache not written: {e}")
+    return Corpus(name, ids, skipped, settings, summary, key, pieces)
 
 
 def _summarize(pieces: list[Score], seed: int) -> dict:

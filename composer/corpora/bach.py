@@ -4,6 +4,9 @@ music21's Riemenschneider list names 21 files twice (the same harmonization unde
 second listing is skipped as a duplicate so that no piece lands in both the train and the test split,
 leaving 350 distinct chorales.
 
+Each chorale is parsed from its source file (MusicXML) with music21's pickle cache off: music21 would
+otherwise reload any zlib pickle found in ``$TMPDIR/music21``, where another local user can plant one.
+
 The streams are read directly rather than exported to MIDI: at least one chorale raises music21's
 ExpanderException ("badly formed repeats") on MIDI export. Chorales with extra instrumental parts
 keep their SATB parts, found by part name; a chorale without four voices is skipped with its reason.
@@ -19,6 +22,7 @@ from composer.music import Note, Score, Track
 
 VOICES = ("Soprano", "Alto", "Tenor", "Bass")
 CHOIR_AAHS = 52  # General MIDI program for the four voices
+SOURCE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")  # what music21's bach folder holds; never .p
 
 
 def source_files() -> tuple[Path, list[Path]]:
@@ -60,14 +64,28 @@ def read_chorales(resolution: int, workers: int = 2) -> tuple[list[Score], list[
 
 
 def _read_one(name: str, resolution: int) -> tuple[Score | None, str]:
-    from music21 import corpus
-
     try:
-        return to_score(corpus.parse(name), name, resolution), ""
+        return to_score(parse_source(name), name, resolution), ""
     except ValueError as e:
         return None, str(e)
     except Exception as e:  # a corrupt corpus file must not sink the other 370
         return None, f"music21 could not parse it ({type(e).__name__}: {e})"
+
+
+def parse_source(name: str):
+    """The music21 stream of one corpus work, parsed from its source file and never from a pickle.
+
+    The file is the one ``corpus.parse(name)`` would pick. ``forceSource`` makes music21 skip its
+    pickle cache, and ``storePickle=False`` keeps it from writing one; a source whose suffix music21
+    would itself read as a pickle is refused.
+    """
+    from music21 import converter, corpus
+
+    work = corpus.getWork(name)
+    path = Path(work[0] if isinstance(work, list) else work)  # the first, as corpus.parse takes
+    if path.suffix.lower() not in SOURCE_SUFFIXES:
+        raise ValueError(f"{path.name}: not a score source file ({', '.join(SOURCE_SUFFIXES)})")
+    return converter.parseFile(path, forceSource=True, storePickle=False)
 
 
 def to_score(stream, name: str, resolution: int) -> Score:

@@ -5,15 +5,17 @@ Bad files are skipped and listed with their reason; every good file is kept.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from composer.corpora import pool
 from composer.errors import ComposerError, CorpusError
-from composer.midi_io import read_midi
+from composer.midi_io import display_name, read_midi
 from composer.music import Score
 
 SUFFIXES = (".mid", ".midi")
+UNREADABLE = "cannot read file"  # read_midi's reason when the OS refused the read
 POOL_MIN_FILES = 32  # below this, starting worker processes costs more than it saves
+FILE_SECONDS = 20.0  # read_midi takes milliseconds on any file within its caps; more is a hung parser
 
 
 def source_files(root: Path) -> list[Path]:
@@ -23,13 +25,24 @@ def source_files(root: Path) -> list[Path]:
 
 
 def read_folder(
-    root: Path, resolution: int, workers: int = 2
+    root: Path,
+    resolution: int,
+    workers: int | None = None,
+    files: list[Path] | None = None,
+    timeout: float = FILE_SECONDS,
 ) -> tuple[list[Score], list[str], list[tuple[str, str]]]:
-    """Read every MIDI file under ``root``. Returns (pieces, ids, skipped as (path, reason))."""
-    files = source_files(root)
+    """Read every MIDI file under ``root`` (or ``files``, as listed by source_files).
+
+    With ``workers`` > 1 (default: every core) and at least POOL_MIN_FILES files, the files are read
+    in a supervised pool (pool.py): a file that crashes or hangs its worker for more than ``timeout``
+    seconds is skipped with that reason, and the others are kept.
+
+    Returns (pieces, ids, skipped as (path, reason)).
+    """
+    files = source_files(root) if files is None else files
+    workers = pool.default_workers() if workers is None else workers
     if len(files) >= POOL_MIN_FILES and workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_read_one, files, [resolution] * len(files), chunksize=16))
+        results = pool.read_all(files, resolution, _read_one, workers, timeout)
     else:
         results = [_read_one(f, resolution) for f in files]
     pieces, ids, skipped = [], [], []
@@ -43,11 +56,16 @@ def read_folder(
     return pieces, ids, skipped
 
 
+def is_transient(reason: str) -> bool:
+    """Whether a skip reason is a read failure that may pass (the file vanished or is unreadable now)."""
+    return reason.startswith(UNREADABLE)
+
+
 def _read_one(path: Path, resolution: int) -> tuple[Score | None, str]:
     try:
         score = read_midi(path, resolution)
     except ComposerError as e:
-        return None, str(e).removeprefix(f"{path}: ")
+        return None, str(e).removeprefix(f"{display_name(path)}: ")
     if not score.n_notes:
         return None, "no notes"
     return score, ""

@@ -66,6 +66,11 @@ def fixtures() -> dict[str, bytes]:
             division=0x7FFF,
         ),
         "many-notes.mid": many_notes(1000),
+        # 43 bytes: one whole note of 119,960 beats at 1,000 bpm is 29,990 bars in just under 2 hours.
+        "many-bars.mid": smf(
+            b"\x00\xff\x51\x03\x00\xea\x60" + b"\x00\x90\x3c\x40" + vlq(119_960) + b"\x80\x3c\x40" + EOT,
+            division=1,
+        ),
         # Odd but valid: each loads.
         "type2.mid": smf(NOTE + EOT, b"\x00\x90\x40\x40\x60\x80\x40\x40" + EOT, fmt=2),
         "running-status.mid": smf(
