@@ -151,8 +151,10 @@ USES_ROLL = (empty_bar_rate, used_pitch_classes, polyphony)  # these take to_ful
 def to_metrics(score: Score) -> dict:
     """Every metric of one score: {name: overall value, ..., "tracks": {track name: {name: value}}}.
 
-    The overall ``tonal_distance`` is the mean over track pairs; per track it is that track's mean
-    distance to the others.
+    Overall values measure the tracks merged, except ``tonal_distance`` (the mean over track pairs;
+    per track, that track's mean distance to the others). Used pitch classes come twice overall:
+    ``used_pitch_classes_merged`` (all tracks as one) and ``used_pitch_classes_per_track`` (the mean
+    of the tracks' own values, as the MuseGAN paper reports UPC).
     """
     roll = to_full_roll(score)  # (bars, S, 128, T): computed once for every roll-based metric
 
@@ -173,4 +175,7 @@ def to_metrics(score: Score) -> dict:
         values["tonal_distance"] = float(np.mean(tds)) if tds else math.nan
         tracks[t.name or f"Track {i + 1}"] = values
     out["tracks"] = tracks
+    out["used_pitch_classes_merged"] = out.pop("used_pitch_classes")
+    own = [v["used_pitch_classes"] for v in tracks.values() if not math.isnan(v["used_pitch_classes"])]
+    out["used_pitch_classes_per_track"] = float(np.mean(own)) if own else math.nan
     return out

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
 from composer import metrics
-from composer.compare import BarIndex, evaluate_scores, to_excerpts
-from composer.music import Note, Score, Track, crop
+from composer.compare import CHORALE_ROWS, KEYS, CopyIndex, evaluate_scores, to_excerpts
+from composer.errors import CorpusError
+from composer.music import Note, Score, Track, crop, transpose
 
 
 @pytest.fixture
@@ -67,28 +69,50 @@ def test_to_metrics_keys_per_track(two_bars):
     m = metrics.to_metrics(two_bars)
     assert set(m["tracks"]) == {"upper", "lower"}
     assert m["tracks"]["lower"]["empty_bar_rate"] == 0.5
-    assert m["used_pitch_classes"] == 2.0
+    assert m["used_pitch_classes_merged"] == 2.0  # {C, E, G} then {D}
+    assert m["used_pitch_classes_per_track"] == 1.5  # upper: 3 then 1; lower: 1 (bar 2 is silent)
+    assert m["tracks"]["upper"]["used_pitch_classes"] == 2.0
 
 
-def test_verbatim_copy_is_found(bach):
+def test_copy_is_found_at_any_offset_and_transposition(bach):
     pieces = [s for s in bach.pieces if s.time_signature == (4, 4)][:10]
-    index = BarIndex(pieces, [f"p{i}" for i in range(10)])
-    copy = crop(pieces[3], 32, 32 + 3 * 16)
-    found = index.nearest(copy)
-    assert found == {"nearest": "p3 bar 3", "similarity": 1.0, "max_verbatim_bars": 3}
-    shifted = Score(
-        [
-            Track(t.name, t.program, False, [Note(n.start, n.duration, n.pitch + 1) for n in t.notes])
-            for t in copy.tracks
-        ]
-    )
-    assert index.nearest(shifted)["max_verbatim_bars"] == 0
+    index = CopyIndex(pieces, [f"p{i}" for i in range(10)])
+    copy = crop(pieces[3], 32, 32 + 3 * 16)  # bars 3-5, on the bar line
+    assert index.nearest(copy) == {
+        "nearest": "p3 bar 3 step 1",
+        "transposition": 0,
+        "copy_steps": 48,
+        "max_verbatim_bars": 3.0,
+    }
+    # off the bar line and a minor third up; crop drops the notes held into step 37, so the copy
+    # starts where the last of them would have ended
+    shifted = transpose(crop(pieces[3], 37, 37 + 45), 3)
+    held = max([n.end for t in pieces[3].tracks for n in t.notes if n.start < 37 < n.end], default=37)
+    found = index.nearest(shifted)
+    assert (held, found["copy_steps"], found["transposition"]) == (40, 42, 3)
+    assert found["nearest"] == "p3 bar 3 step 9" and found["max_verbatim_bars"] == 42 / 16
+
+
+def test_copy_needs_all_four_voices_and_no_silence():
+    line = [Note(s, 4, p) for s, p in zip(range(0, 32, 4), (60, 62, 64, 65, 67, 65, 64, 62))]
+    voices = [Track(f"v{k}", notes=[replace(n, pitch=n.pitch - 5 * k) for n in line]) for k in range(4)]
+    index = CopyIndex([Score(voices)], ["four"])
+    other_bass = voices[:3] + [Track("v3", notes=[replace(n, pitch=36) for n in line])]
+    found = index.nearest(Score(other_bass))
+    assert found["copy_steps"] == 0 and found["nearest"] is None
+    assert index.nearest(Score(voices[:3]))["nearest"] is None  # three voices: no four-voice copy
+    silent = Score(voices, length=64)
+    assert index.nearest(silent)["copy_steps"] == 32  # the trailing silence is not a copy
+    with pytest.raises(CorpusError, match="at least 4 pitched tracks"):
+        CopyIndex([Score(voices[:2])], ["two"], name="tiny")
 
 
 def test_evaluate_json_keys(bach, two_bars):
     excerpts = to_excerpts(bach.split("train")[:20], 2)
     assert excerpts and all(e.n_bars == 2 for e in excerpts)
     report = evaluate_scores(excerpts[:3], "bach", nearest=True)
-    keys = set(metrics.PER_TRACK) | {"tonal_distance"}
+    keys = set(KEYS) | {"chorale"}
     assert keys <= set(report["samples"]) and keys <= set(report["reference"])
-    assert report["samples"]["max_verbatim_bars"] == 2  # training excerpts are verbatim copies
+    assert set(CHORALE_ROWS) <= set(report["samples"]["chorale"]) | {"duration_kl"}
+    assert set(CHORALE_ROWS) <= set(report["reference"]["chorale"])
+    assert report["samples"]["max_verbatim_bars"] == 2.0  # corpus excerpts copy a chorale whole
