@@ -158,6 +158,8 @@ ONLY_FOR = {
         "prime",
         "include_prime",
         "attention_png",
+        "key",
+        "rules",
     ),
     "musegan": ("width", "tracks", "phrase_bars", "sample_every", "vary", "programs"),
 }
@@ -256,9 +258,9 @@ def _checkpoint(checkpoint: str | None, model: str):
     "--steps",
     type=click.IntRange(1, None),
     default=None,
-    help="Optimizer steps to train (instead of --epochs).",
+    help="Optimizer steps to train (instead of --epochs) [lstm 4000].",
 )
-@click.option("--batch-size", type=click.IntRange(1, None), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1, None), default=None, help="[lstm 16, musegan 32]")
 @click.option(
     "--lr",
     type=click.FloatRange(0, 10, min_open=True),
@@ -268,9 +270,8 @@ def _checkpoint(checkpoint: str | None, model: str):
 @click.option(
     "--seq-len",
     type=click.IntRange(2, 4096),
-    default=64,
-    show_default=True,
-    help="Events per training window.",
+    default=None,
+    help="Events per training window [128].",
 )
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
 @click.option("--out", "out", default=None, help="Checkpoint folder (default runs/<model>-<corpus>).")
@@ -282,9 +283,8 @@ def _checkpoint(checkpoint: str | None, model: str):
 @click.option(
     "--patience",
     type=click.IntRange(1, None),
-    default=4,
-    show_default=True,
-    help="Epochs of no better validation.",
+    default=None,
+    help="Epochs of no better validation [12].",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option(
@@ -321,11 +321,11 @@ def train(ctx: click.Context, model: str, **opts) -> None:
     if model == "musegan":
         from composer.training.musegan import train_musegan
 
-        folder = train_musegan(**{**opts, "lr": opts["lr"] or 1e-3})  # the book's Adam rate
+        folder = train_musegan(**{**opts, "lr": opts["lr"] or 1e-3, "batch_size": opts["batch_size"] or 32})  # book
     else:
         from composer.training.lstm import train_lstm
 
-        folder = train_lstm(**{**opts, "lr": opts["lr"] or 2e-3})
+        folder = train_lstm(**{k: v for k, v in opts.items() if v is not None})  # unset: TrainConfig
     click.echo(f"wrote {folder}; compose with it:", err=True)
     click.echo(f"  {_generate_command(model, folder)}", err=True)
 
@@ -353,6 +353,12 @@ def train(ctx: click.Context, model: str, **opts) -> None:
 @click.option("--prime", type=click.Path(dir_okay=False), default=None, help="MIDI file to continue.")
 @click.option("--include-prime/--no-include-prime", default=True, show_default=True)
 @click.option("--attention-png", type=click.Path(dir_okay=False), default=None, help="Attention heatmap.")
+@click.option("--key", default=None, help='Key to compose in, e.g. "Eb major", "F# minor", Am [random].')
+@click.option(
+    "--rules/--no-rules",
+    default=None,
+    help="Voice-leading rules and a final cadence [on for four-voice chorale checkpoints].",
+)
 @click.option("--play", "play_it", is_flag=True, help="Also play it to a MIDI port (see `composer play`).")
 @click.option("--no-write", is_flag=True, help="With --play: play only, write no file.")
 @click.option("--vary", multiple=True, help="MuseGAN: re-sample only chords, style, melody:N or groove:N.")

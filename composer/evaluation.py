@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from composer.errors import CheckpointError
 from composer.representations.tokens import STREAMS
 from composer.training.data import to_stream
 
@@ -25,8 +24,8 @@ def score_events(model, events: list[tuple[np.ndarray, np.ndarray]], device="cpu
     correct = dict.fromkeys(STREAMS, 0)
     joint, count = 0, 0
     for b in range(0, len(events), BATCH_PIECES):
-        x, xpos, y, ypos = _pad([to_stream([e]) for e in events[b : b + BATCH_PIECES]], device)
-        logits, _ = model(x, xpos, y, ypos, window=model.config.window)
+        x, xctx, y, yctx = _pad([to_stream([e]) for e in events[b : b + BATCH_PIECES]], device)
+        logits, _ = model(x, xctx[..., 0], y, yctx[..., 0], window=model.config.window, cond=xctx[..., 1:])
         mask = y[..., 0] != -100  # (B, T)
         all_right = mask.clone()
         for s, lg in logits.items():
@@ -48,17 +47,17 @@ def score_events(model, events: list[tuple[np.ndarray, np.ndarray]], device="cpu
 
 
 def _pad(streams, device):
-    """Pieces (each BOS + events) padded to one batch; padded targets are ignored (-100)."""
+    """Pieces (each BOS + events, with context (n, 3)) padded to one batch; padded targets are ignored."""
     T = max(len(ids) for ids, _ in streams) - 1
     B = len(streams)
     x = np.zeros((B, T, 4), np.int64)
-    xpos = np.zeros((B, T), np.int64)
+    xctx = np.zeros((B, T, 3), np.int64)
     y = np.full((B, T, 4), -100, np.int64)
-    ypos = np.zeros((B, T), np.int64)
-    for b, (ids, pos) in enumerate(streams):
+    yctx = np.zeros((B, T, 3), np.int64)
+    for b, (ids, ctx) in enumerate(streams):
         n = len(ids) - 1
-        x[b, :n], xpos[b, :n], y[b, :n], ypos[b, :n] = ids[:-1], pos[:-1], ids[1:], pos[1:]
-    return [torch.from_numpy(a).to(device) for a in (x, xpos, y, ypos)]
+        x[b, :n], xctx[b, :n], y[b, :n], yctx[b, :n] = ids[:-1], ctx[:-1], ids[1:], ctx[1:]
+    return [torch.from_numpy(a).to(device) for a in (x, xctx, y, yctx)]
 
 
 def evaluate_lstm(
@@ -70,8 +69,7 @@ def evaluate_lstm(
     from composer.baselines import fit_baselines
     from composer.corpora import load_corpus
     from composer.generation.lstm import DEFAULT_CHECKPOINT
-    from composer.representations.tokens import Vocab
-    from composer.training.data import to_events
+    from composer.representations.token_codec import TokenCodec
     from composer.training.lstm import check_compatible, load_lstm
 
     torch.set_num_threads(1)
@@ -79,25 +77,28 @@ def evaluate_lstm(
     meta, model, _ = load_lstm(folder)
     corpus = load_corpus(corpus_source, seed=meta["corpus"]["settings"]["seed"])
     check_compatible(meta, folder, corpus)
-    vocab = Vocab.from_dict(meta["vocab"])
-    events = {s: [to_events(p, vocab) for p in corpus.split(s)] for s in ("train", "validation", split)}
+    codec = TokenCodec.from_meta(meta)
+    events = {s: [codec.encode(p) for p in corpus.split(s)] for s in ("train", "validation", split)}
     report = {
         "model": {**score_events(model, events[split], details=True), "checkpoint": str(folder)},
         "corpus": corpus.name,
         "split": split,
     }
     ids = {s: [e for e, _ in v] for s, v in events.items()}
-    report["baselines"] = fit_baselines(ids["train"], ids["validation"], ids[split], vocab.sizes)
+    report["baselines"] = fit_baselines(ids["train"], ids["validation"], ids[split], codec.vocab.sizes)
     base = Path(baseline_checkpoint) if baseline_checkpoint else folder.parent / f"{folder.name}-noattn"
     if (base / "meta.json").exists():
         bmeta, bmodel, _ = load_lstm(base)
         check_compatible(bmeta, base, corpus)
-        if bmeta["vocab"] != meta["vocab"]:
-            raise CheckpointError(f"{base}: its vocabulary differs from {folder}'s")
-        report["baselines"]["lstm_no_attention"] = {
-            "nll": score_events(bmodel, events[split]),
-            "checkpoint": str(base),
-        }
+        bcodec = TokenCodec.from_meta(bmeta)
+        entry = {"checkpoint": str(base)}
+        if bcodec.to_dict() == codec.to_dict():
+            entry["nll"] = score_events(bmodel, events[split])
+        else:  # another encoding (e.g. a checkpoint from before key normalization): not comparable
+            entry["nll_own_encoding"] = score_events(bmodel, [bcodec.encode(p) for p in corpus.split(split)])
+            entry["nll"] = None
+            entry["note"] = f"{base} encodes events differently from {folder}: NLLs are not comparable"
+        report["baselines"]["lstm_no_attention"] = entry
     else:
         report["baselines"]["lstm_no_attention"] = {"nll": None, "note": f"no checkpoint at {base}"}
     best = report["baselines"]["ngram"]["nll"]

@@ -2,9 +2,10 @@
 
 Runs on the NumPy runtime (no torch import), so a cold `composer generate` stays fast. Sampling draws
 from a seeded NumPy generator, so the same seed and options give the same notes, byte for byte.
-Within an event the heads are sampled in the model's order (shift, track, pitch, duration) with masks
-that keep events well formed: never BOS or UNK, a rest only where the tokenizer makes one (a full
-``max_shift`` on track 0) and always with duration 0, a note always with a positive duration.
+Within an event the heads are sampled in the model's order (shift, track, pitch, duration), each
+masked by the codec's rules (``TokenCodec.allowed``): the token grammar always, voice leading and the
+final cadence with ``rules``. The codec encodes the prime and decodes the result (through
+``from_tokens``); a key-normalizing codec samples in C and moves the piece to the requested key.
 """
 
 from __future__ import annotations
@@ -17,9 +18,22 @@ from pathlib import Path
 import numpy as np
 
 from composer.errors import CheckpointError, ComposerError
-from composer.music import Note, Score, Track
+from composer.music import Score, Track, crop
 from composer.paths import shipped_checkpoint
-from composer.representations.tokens import REST, STREAMS, Vocab, to_tokens
+from composer.representations.token_codec import (
+    TokenCodec,
+    cut_overlaps,
+    estimate_key,
+    hold_final,
+    key_name,
+    key_of,
+    parse_key,
+    to_c,
+)
+from composer.representations.token_rules import SampleState
+from composer.representations.tokens import REST, STREAMS, Vocab
+
+__all__ = ["DEFAULT_CHECKPOINT", "Sampling", "estimate_key", "generate_lstm", "load_model", "stream_bars"]
 
 DEFAULT_CHECKPOINT = shipped_checkpoint("lstm-bach")
 
@@ -43,9 +57,13 @@ class Model:
     """A loaded checkpoint: metadata, vocabulary, runtime, and the score settings it generates in."""
 
     meta: dict
-    vocab: Vocab
+    codec: TokenCodec
     runtime: object
     score: Score  # empty tracks, meter, tempo
+
+    @property
+    def vocab(self) -> Vocab:
+        return self.codec.vocab
 
     @property
     def steps_per_bar(self) -> int:
@@ -60,7 +78,7 @@ def load_model(checkpoint=None, bpm: float | None = None) -> Model:
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
     meta, weights = load_checkpoint_numpy(folder, kind="lstm")
     try:
-        vocab = Vocab.from_dict(meta["vocab"])
+        codec = TokenCodec.from_meta(meta)
         runtime = Runtime(meta["config"], weights)
         music = meta["music"]
         tracks = [Track(t["name"], t["program"], t["is_drum"]) for t in music["tracks"]]
@@ -76,7 +94,7 @@ def load_model(checkpoint=None, bpm: float | None = None) -> Model:
         ) from None
     if bpm is not None and not 1 <= bpm <= 1000:
         raise ComposerError(f"--bpm {bpm}: choose a tempo between 1 and 1000")
-    return Model(meta, vocab, runtime, score)
+    return Model(meta, codec, runtime, score)
 
 
 def _sample(logits: np.ndarray, allowed: np.ndarray, rng: np.random.Generator, sp: Sampling) -> int:
@@ -95,71 +113,44 @@ def _sample(logits: np.ndarray, allowed: np.ndarray, rng: np.random.Generator, s
     return int(np.searchsorted(np.cumsum(p), rng.random() * p.sum(), side="right").clip(0, len(p) - 1))
 
 
-def _allowed(model: Model, stream: str, chosen: dict[str, int]) -> np.ndarray:
-    """Ids of ``stream`` that keep the event well formed given the streams already chosen (raw values)."""
-    values = np.asarray(model.vocab.values[stream])
-    ok = np.ones(len(values), bool)
-    max_shift = model.meta["representation"]["max_shift"]
-    if stream == "shift" and chosen.get("first"):  # start on the downbeat, not with a pickup bar
-        ok &= values == 0
-    elif stream == "track":
-        ok &= values < len(model.score.tracks)
-    elif stream == "pitch":
-        rest_ok = chosen.get("shift") == max_shift and chosen.get("track", 0) == 0
-        ok &= (values != REST) | rest_ok
-    elif stream == "duration":
-        ok &= (values == 0) if chosen.get("pitch") == REST else (values > 0)
-    if not ok.any():  # nothing satisfies the constraint (tiny vocabularies): any real value
-        ok[:] = True
-    return np.concatenate([np.zeros(Vocab.N_SPECIAL, bool), ok])
-
-
-def _sample_event(model: Model, z, rng, sp: Sampling, onset: int, first: bool = False):
+def _sample_event(model: Model, z, rng, sp: Sampling, state: SampleState):
     """Sample one event's ids (4,) stream by stream, each head seeing the streams chosen before it."""
-    rt, ids, chosen, known = model.runtime, np.zeros(len(STREAMS), np.int64), {"first": first}, []
+    rt, ids, known = model.runtime, np.zeros(len(STREAMS), np.int64), []
     for s in model.meta["config"]["order"]:
-        i = _sample(rt.logits(s, z, known), _allowed(model, s, chosen), rng, sp)
+        i = _sample(rt.logits(s, z, known), model.codec.allowed(s, state), rng, sp)
         ids[STREAMS.index(s)] = i
-        chosen[s] = model.vocab.values[s][i - Vocab.N_SPECIAL]
+        state.chosen[s] = model.vocab.values[s][i - Vocab.N_SPECIAL]
         known.append(rt.embedding(s, i))
         if s == "shift":
-            known.append(rt.embedding("pos", (onset + chosen[s]) % model.steps_per_bar))
-    return ids, chosen
+            known.append(rt.embedding("pos", (state.onset + state.chosen[s]) % model.steps_per_bar))
+    return ids, dict(state.chosen)
 
 
-def sample_events(model: Model, seed: int, sp: Sampling, prime: tuple | None = None):
-    """Events forever after BOS and the prime: yields (onset, raw values dict, attention (n,)).
+def sample_events(model: Model, rng, sp: Sampling, state: SampleState, prime: tuple | None = None):
+    """Events until ``state.done`` (forever without an end): yields (raw values dict, attention (n,)).
 
-    ``prime`` is (ids (n, 4), positions (n,), onset of its last event); its events are fed, not yielded.
+    ``prime`` is (ids (n, 4), context (n, 3), onset of its last event); its events are fed, not yielded.
     """
-    rng = np.random.default_rng(seed)
-    rt = model.runtime
+    rt, codec, spb = model.runtime, model.codec, model.steps_per_bar
+    end_bar = None if state.end is None else -(-state.end // spb)
     rt.reset()
-    ids, pos, onset = np.full(len(STREAMS), Vocab.BOS, np.int64), 0, 0
+    ids, ctx = np.full(len(STREAMS), Vocab.BOS, np.int64), codec.bos_context(state.mode, end_bar, spb)
     if prime is not None:
-        for row, row_pos in zip(prime[0], prime[1]):
-            rt.step(ids, pos)
-            ids, pos = row, int(row_pos)
-        onset = prime[2]
-    first = prime is None  # an unprimed piece starts on the downbeat
-    while True:
-        z, att = rt.step(ids, pos)
-        ids, chosen = _sample_event(model, z, rng, sp, onset, first)
-        first = False
-        onset += chosen["shift"]
-        pos = onset % model.steps_per_bar
-        yield onset, chosen, att
+        for row, row_ctx in zip(prime[0], prime[1]):
+            rt.step(ids, ctx)
+            ids, ctx = row, row_ctx
+        state.onset, state.first = prime[2], False
+    while not state.done:
+        z, att = rt.step(ids, ctx)
+        ids, values = _sample_event(model, z, rng, sp, state)
+        state.advance(values)
+        ctx = codec.context(np.array([state.onset]), state.mode, end_bar, spb)[0]
+        yield values, att
 
 
-def _nearest(values: list[int], x: np.ndarray) -> np.ndarray:
-    table = np.asarray(values)
-    return table[np.abs(table[None, :] - x[:, None]).argmin(1)]
-
-
-def read_prime(path: str, model: Model) -> tuple[Score, tuple]:
+def read_prime(path: str, model: Model) -> Score:
     """A prime MIDI file fitted to the model: tracks folded onto the model's, pitches moved by octaves
-    (or clamped) into its range, other unseen values mapped to the nearest known one; each change is
-    reported on stderr. Returns the adjusted Score and (ids, positions, last onset) for the runtime."""
+    (or clamped) into its range; each change is reported on stderr. Returns the adjusted Score."""
     from composer.midi_io import read_midi
 
     score = read_midi(path)
@@ -171,8 +162,8 @@ def read_prime(path: str, model: Model) -> tuple[Score, tuple]:
     ]
     if not notes:
         raise ComposerError(f"{path}: the prime holds no pitched notes")
-    pitches = sorted(p for p in model.vocab.values["pitch"] if p != REST)
-    lo, hi = pitches[0], pitches[-1]
+    pitches = np.array(sorted(p for p in model.vocab.values["pitch"] if p != REST))
+    lo, hi = int(pitches[0]), int(pitches[-1])
     tracks = [replace(t, notes=[]) for t in model.score.tracks]
     moved = 0
     for ti, n in notes:
@@ -181,7 +172,7 @@ def read_prime(path: str, model: Model) -> tuple[Score, tuple]:
             p += 12
         while p > hi and p - 12 >= lo:
             p -= 12
-        p = int(_nearest(pitches, np.array([p]))[0])
+        p = int(pitches[np.abs(pitches - p).argmin()])
         moved += p != n.pitch
         tracks[ti].notes.append(replace(n, pitch=p))
     if len(score.tracks) > len(model.score.tracks):
@@ -190,75 +181,48 @@ def read_prime(path: str, model: Model) -> tuple[Score, tuple]:
         _tell(
             f"{path}: {moved} of {len(notes)} notes outside the model's range {lo}-{hi} moved by octaves or clamped"
         )
-    prime = replace(model.score, tracks=tracks).sorted()
-    tokens = to_tokens(prime)
-    fitted = tokens.copy()
-    for i, s in enumerate(STREAMS):
-        fitted[:, i] = _nearest(model.vocab.values[s], tokens[:, i])
-    if (fitted != tokens).any():
-        _tell(
-            f"{path}: {int((fitted != tokens).any(1).sum())} prime events use unseen steps, mapped to the nearest"
-        )
-    positions = np.cumsum(tokens[:, 0]) % model.steps_per_bar
-    return prime, (model.vocab.encode(fitted), positions, int(tokens[:, 0].sum()))
+    return replace(model.score, tracks=tracks, key=score.key).sorted()
 
 
 def _tell(line: str) -> None:
     print(f"composer: {line}", file=sys.stderr)
 
 
-def _to_notes(events: list[tuple[int, dict]], end: int, hold_last=True, cut=True) -> dict[int, list[Note]]:
-    """Per-track notes of events with onsets before ``end``, cut at ``end`` (``cut``); the final chord
-    is held to ``end`` (``hold_last``), so the music ends on the final bar line."""
-    out: dict[int, list[Note]] = {}
-    last = (
-        max((on for on, v in events if v["pitch"] != REST and on < end), default=None) if hold_last else None
-    )
-    for onset, v in events:
-        if v["pitch"] == REST or onset >= end:
-            continue
-        stop = onset + v["duration"]
-        stop = end if onset == last else (min(stop, end) if cut else stop)
-        out.setdefault(v["track"], []).append(Note(onset, stop - onset, v["pitch"]))
-    return out
+def _choose_key(model: Model, key: str | None, like: Score | None, rng) -> tuple[int, str]:
+    """(tonic pitch class, mode) to compose in: ``key``, else the prime's, else one drawn from the
+    training keys (by their counts). ComposerError when the model cannot honour ``key``."""
+    codec = model.codec
+    wanted = parse_key(key) if key is not None else None  # an unknown key is refused first
+    if key is not None and not codec.normalize_key:
+        raise ComposerError(
+            f"key {key!r}: this checkpoint was trained without key conditioning, so it cannot choose a key"
+        )
+    if wanted is not None:
+        return wanted
+    if like is not None:
+        return key_of(like)
+    if not codec.keys:
+        return 0, "major"
+    names = sorted(codec.keys)
+    counts = np.array([codec.keys[n] for n in names], float)
+    return parse_key(names[int(rng.choice(len(names), p=counts / counts.sum()))])
 
 
-# Krumhansl-Kessler key profiles, tonic first.
-MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-MAJOR_NAMES = ["C", "D-", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B"]
-MINOR_NAMES = ["c", "c#", "d", "e-", "e", "f", "f#", "g", "g#", "a", "b-", "b"]
+def _use_rules(model: Model, rules: bool | None) -> bool:
+    """Voice-leading rules: on by default for four-voice key-normalized checkpoints; asked for with
+    another checkpoint, a ComposerError saying why it cannot."""
+    if rules and not model.codec.supports_rules:
+        raise ComposerError(
+            "voice-leading rules need a four-voice checkpoint trained with key conditioning (SATB chorales); "
+            f"this one has {model.codec.n_tracks} tracks"
+            + ("" if model.codec.normalize_key else " and no key conditioning")
+        )
+    return model.codec.supports_rules if rules is None else bool(rules)
 
 
-def estimate_key(notes: list[Note]) -> str | None:
-    """The key whose Krumhansl-Kessler profile best matches the duration-weighted pitch classes,
-    spelled as music21 does ("G major", "e minor"); None without notes."""
-    hist = np.zeros(12)
-    for n in notes:
-        hist[n.pitch % 12] += n.duration
-    if not hist.any():
-        return None
-    best = max(
-        (np.corrcoef(hist, np.roll(profile, tonic))[0, 1], f"{names[tonic]} {mode}")
-        for profile, names, mode in ((MAJOR, MAJOR_NAMES, "major"), (MINOR, MINOR_NAMES, "minor"))
-        for tonic in range(12)
-    )
-    return best[1]
-
-
-def _cut_overlaps(notes: list[Note]) -> list[Note]:
-    """A note cut where the next note of the same pitch in its track starts (MIDI cannot overlap them)."""
-    notes, last = sorted(notes), {}
-    out = []
-    for n in notes:
-        prev = last.get(n.pitch)
-        if prev is not None and out[prev].start == n.start:
-            continue
-        if prev is not None and out[prev].end > n.start:
-            out[prev] = replace(out[prev], duration=max(n.start - out[prev].start, 1))
-        last[n.pitch] = len(out)
-        out.append(n)
-    return [n for n in out if n.duration > 0]
+def _new_state(model: Model, key: tuple[int, str], end: int | None, rules: bool) -> SampleState:
+    shift = -to_c(key[0]) if model.codec.normalize_key else 0
+    return SampleState(len(model.score.tracks), model.steps_per_bar, key[1], shift, end, rules)
 
 
 def generate_lstm(
@@ -272,74 +236,112 @@ def generate_lstm(
     prime: str | None = None,
     include_prime: bool = True,
     attention_png: str | None = None,
+    key: str | None = None,
+    rules: bool | None = None,
 ) -> Score:
     """Compose ``bars`` bars of new music (after the prime, if any); ``Score.length`` is exactly the
-    whole bars, so the MIDI file lasts exactly that long even if it ends in silence."""
+    whole bars, so the MIDI file lasts exactly that long even if it ends in silence.
+
+    ``key`` ("Eb major", "Am") needs a key-conditioned checkpoint; ``rules`` (voice leading and the
+    final cadence) defaults to on where the checkpoint supports it. See ``TokenCodec.allowed``.
+    """
     sp = Sampling(temperature, top_k, top_p)
     model = load_model(checkpoint, bpm)
-    spb = model.steps_per_bar
-    prime_score, prime_events, start = None, None, 0
-    if prime:
-        prime_score, prime_events = read_prime(prime, model)
-        start = prime_score.n_bars * spb
+    codec, spb = model.codec, model.steps_per_bar
+    rng = np.random.default_rng(seed)
+    use_rules = _use_rules(model, rules)
+    prime_score = read_prime(prime, model) if prime else None
+    tonic, mode = _choose_key(model, key, prime_score, np.random.default_rng([seed, 1]))
+    start = prime_score.n_bars * spb if prime_score else 0
     end = start + bars * spb
+    state = _new_state(model, (tonic, mode), end, use_rules)
+    rows, primed = np.zeros((0, len(STREAMS)), np.int64), None
+    if prime_score is not None:
+        moved, _, _ = codec.normalize(replace(prime_score, key=key_name(*key_of(prime_score))))
+        rows = codec.fit_prime(moved)
+        onsets = np.cumsum(rows[:, 0])
+        primed = (codec.vocab.encode(rows), codec.context(onsets, mode, end // spb, spb), int(onsets[-1]))
     events, attention = [], []
-    for onset, values, att in sample_events(model, seed, sp, prime_events):
-        if onset >= end:
-            break
-        events.append((onset, values))
+    for values, att in sample_events(model, rng, sp, state, primed):
+        events.append([values[s] for s in STREAMS])
         attention.append(att)
-    notes = _to_notes(events, end)
-    tracks = []
-    for ti, t in enumerate(model.score.tracks):
-        own = notes.get(ti, []) + (prime_score.tracks[ti].notes if prime_score and include_prime else [])
-        tracks.append(replace(t, notes=_cut_overlaps(own)))
-    key = estimate_key([n for t in tracks for n in t.notes])
-    score = replace(model.score, tracks=tracks, title="composer lstm", length=end, key=key)
+    rows = np.concatenate([rows, np.array(events, np.int64).reshape(-1, len(STREAMS))])
+    like = replace(
+        model.score, title="composer lstm", key=key_name(tonic, mode) if codec.normalize_key else None
+    )
+    # the model's own ending is held to the bar line; a cadence by the rules keeps its sampled length
+    voices = codec.supports_rules  # four SATB voices: one note at a time in each
+    score = hold_final(codec.decode(rows, like, state.shift), end, not state.rules, voices)
+    if not codec.normalize_key:
+        score = replace(score, key=estimate_key([n for t in score.tracks for n in t.notes]))
     if attention_png:
-        write_attention_png(attention, 0 if prime_events is None else len(prime_events[0]), attention_png)
+        write_attention_png(attention, 0 if primed is None else len(primed[0]), attention_png)
+    score = replace(score, length=end)
     if prime_score is not None and not include_prime:
-        from composer.music import crop
-
         return crop(score, start, end)
     return score
 
 
-def stream_bars(checkpoint=None, seed: int = 0, **sampling) -> Iterator[Score]:
+def stream_bars(
+    checkpoint=None, seed: int = 0, key: str | None = None, rules: bool | None = None, **sampling
+) -> Iterator[Score]:
     """Consecutive one-bar Scores forever (the live-playback contract): onsets relative to the bar
     start, notes may sustain past it; meter, tempo and tracks from the checkpoint."""
     model = load_model(checkpoint, sampling.pop("bpm", None))
     sp = Sampling(**sampling)
-    spb, bar, pending = model.steps_per_bar, 0, []
-    for onset, values, _ in sample_events(model, seed, sp):
-        while onset >= (bar + 1) * spb:
-            notes = _to_notes([(on - bar * spb, v) for on, v in pending], spb, hold_last=False, cut=False)
-            tracks = [
-                replace(t, notes=_cut_overlaps(notes.get(i, []))) for i, t in enumerate(model.score.tracks)
-            ]
-            yield replace(model.score, tracks=tracks)
+    codec, spb = model.codec, model.steps_per_bar
+    state = _new_state(model, _choose_key(model, key, None, np.random.default_rng([seed, 1])), None, False)
+    state.rules = _use_rules(model, rules)  # ranges and parallels; there is no end to cadence on
+    like = replace(model.score, key=None)
+    bar, pending = 0, []
+    for values, _ in sample_events(model, np.random.default_rng(seed), sp, state):
+        while state.onset >= (bar + 1) * spb:
+            yield _decode_bar(codec, pending, bar * spb, like, state.shift)
             bar, pending = bar + 1, []
-        pending.append((onset, values))
+        pending.append((state.onset, values))
+
+
+def _decode_bar(
+    codec: TokenCodec, events: list[tuple[int, dict]], start: int, like: Score, shift: int
+) -> Score:
+    """One bar of sampled events (onset, values) as a Score with onsets from ``start``."""
+    onsets = np.array([on - start for on, _ in events], np.int64)
+    rows = np.array([[0, v["pitch"], v["duration"], v["track"]] for _, v in events], np.int64).reshape(-1, 4)
+    rows[:, 0] = np.diff(onsets, prepend=0)
+    score = codec.decode(rows, like, shift)
+    return replace(score, tracks=[replace(t, notes=cut_overlaps(t.notes)) for t in score.tracks])
+
+
+MAX_ATTENTION_CELLS = 1024  # heatmap rows and columns; longer pieces are condensed, not drawn cell by cell
 
 
 def write_attention_png(rows: list[np.ndarray], offset: int, path: str) -> None:
-    """Heatmap of generated events (rows) against the events they attended to (columns)."""
-    from composer.plots import _pyplot
+    """Heatmap of generated events (rows) against the events they attended to (columns).
+
+    Beyond MAX_ATTENTION_CELLS events a side, blocks of events are averaged into one cell, so memory
+    stays bounded (a dense grid of 300 bars would take about 2 GB).
+    """
+    from composer.plots import _pyplot, _save
 
     n = len(rows)
     if not n:
         raise ComposerError("no events were generated, so there is no attention to draw")
-    grid = np.zeros((n, offset + n + 1))
+    width = offset + n + 1
+    r_bins, c_bins = min(n, MAX_ATTENTION_CELLS), min(width, MAX_ATTENTION_CELLS)
+    grid = np.zeros((r_bins, c_bins))
+    counts = np.zeros((r_bins, c_bins))
     for i, att in enumerate(rows):
         stop = offset + i + 1  # the newest key is the input event at this step
-        grid[i, stop - len(att) : stop] = att
+        cols = np.arange(stop - len(att), stop) * c_bins // width
+        r = i * r_bins // n
+        np.add.at(grid[r], cols, att)
+        np.add.at(counts[r], cols, 1)
+    grid = np.where(counts > 0, grid / np.maximum(counts, 1), 0.0)
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 7), dpi=100)
-    im = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest")
+    im = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest", extent=(0, width, n, 0))
     ax.set_xlabel("attended event (input index)")
     ax.set_ylabel("generated event")
-    ax.set_title("attention weights")
+    ax.set_title("attention weights" + (" (condensed)" if (r_bins, c_bins) != (n, width) else ""))
     fig.colorbar(im, ax=ax)
-    from composer.plots import _save
-
     _save(fig, path)

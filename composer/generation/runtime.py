@@ -29,6 +29,10 @@ class Runtime:
         w = {k: v.astype(np.float64) for k, v in weights.items()}
         self.embed = {s: w[f"embed.{s}.weight"] for s in STREAMS}
         self.embed_pos = w["embed_pos.weight"]
+        # conditioning inputs of a conditioned config (mode, bars left), in the model's input order
+        self.embed_cond = [
+            (w[k], col) for k, col in (("embed_mode.weight", 1), ("embed_left.weight", 2)) if k in w
+        ]
         self.layers = [
             (
                 w[f"lstm.weight_ih_l{i}"],
@@ -55,9 +59,11 @@ class Runtime:
         self.keys = np.zeros((0, H))  # (n <= window, H) recent top-layer hidden states
         self.scores = np.zeros(0)  # (n,) their attention scores
 
-    def step(self, ids: np.ndarray, pos: int) -> tuple[np.ndarray, np.ndarray]:
-        """Feed one input event (ids shape=(4,), bar position); returns z (D,) and attention (n,)."""
-        x = np.concatenate([self.embed[s][ids[i]] for i, s in enumerate(STREAMS)] + [self.embed_pos[pos]])
+    def step(self, ids: np.ndarray, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Feed one input event: ids shape=(4,), ctx shape=(3,) (bar position, mode, bars left; the last
+        two are read only by a conditioned model). Returns z (D,) and attention (n,)."""
+        emb = [self.embed[s][ids[i]] for i, s in enumerate(STREAMS)] + [self.embed_pos[ctx[0]]]
+        x = np.concatenate(emb + [table[ctx[col]] for table, col in self.embed_cond])
         for li, (w_ih, w_hh, b) in enumerate(self.layers):
             h, c = self.state[li]
             i, f, g, o = np.split(w_ih @ x + w_hh @ h + b, 4)  # torch's gate order

@@ -40,6 +40,8 @@ class LSTMConfig:
     attention: bool = True
     window: int = 64  # attention span in events (the training window length)
     order: tuple[str, ...] = ("shift", "track", "pitch", "duration")
+    n_modes: int = 0  # mode ids (major, minor) as an input; 0 = no key conditioning (first checkpoints)
+    n_bars_left: int = 0  # bars-until-the-end ids as an input; 0 = no end conditioning
 
     def to_dict(self) -> dict:
         return {**asdict(self), "order": list(self.order)}
@@ -49,13 +51,46 @@ class LSTMConfig:
         return cls(**{**d, "order": tuple(d["order"])})
 
 
+SIZES = {
+    "tiny": {"embed": 8, "hidden": 32, "head_hidden": 32},
+    "small": {"embed": 16, "hidden": 128, "head_hidden": 64},
+    "default": {"embed": 32, "hidden": 256, "head_hidden": 128},
+    "book": {"embed": 100, "hidden": 256, "head_hidden": 128},  # the chapter's embedding 100, LSTM 256
+}
+
+
+@dataclass
+class TrainConfig:
+    """How to train: the defaults are the shipped recipe (`composer train --corpus bach --model lstm`)."""
+
+    steps: int | None = 4000  # optimizer steps; None trains ``epochs`` epochs instead
+    epochs: int | None = None
+    batch_size: int = 16
+    lr: float = 2e-3
+    seq_len: int = 128  # events per training window (about 8 bars of chorale), and the attention span
+    seed: int = 0
+    transpose: int = 0  # augmentation by +-N semitones; with normalize_key every key is moved to C anyway
+    patience: int = 12  # epochs without a better validation loss before stopping
+    size: str = "default"  # a SIZES preset
+    attention: bool = True
+    dropout: float = 0.3
+    normalize_key: bool = True  # move every piece to tonic C and condition on the mode
+    bars_left_cap: int = 8  # condition on bars until the end, capped; 0 = off
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 class AttentionLSTM(nn.Module):
     def __init__(self, config: LSTMConfig):
         super().__init__()
         self.config = c = config
         self.embed = nn.ModuleDict({s: nn.Embedding(c.vocab_sizes[s], c.embed) for s in STREAMS})
         self.embed_pos = nn.Embedding(c.n_positions, c.embed)
-        self.lstm = nn.LSTM(5 * c.embed, c.hidden, c.layers, batch_first=True, dropout=c.dropout)
+        self.embed_mode = nn.Embedding(c.n_modes, c.embed) if c.n_modes else None
+        self.embed_left = nn.Embedding(c.n_bars_left, c.embed) if c.n_bars_left else None
+        n_inputs = 5 + bool(c.n_modes) + bool(c.n_bars_left)
+        self.lstm = nn.LSTM(n_inputs * c.embed, c.hidden, c.layers, batch_first=True, dropout=c.dropout)
         self.score = nn.Linear(c.hidden, 1)  # Dense(1, tanh)
         self.drop = nn.Dropout(c.dropout)
         width = c.hidden * (2 if c.attention else 1)
@@ -68,10 +103,15 @@ class AttentionLSTM(nn.Module):
                 nn.Linear(c.head_hidden, c.vocab_sizes[s]),
             )
 
-    def encode(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        """Hidden states of the input events. x (B, T, 4) ids, pos (B, T) -> (B, T, H)."""
+    def encode(self, x: torch.Tensor, pos: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden states of the input events. x (B, T, 4) ids, pos (B, T), cond (B, T, 2) mode and
+        bars-left ids (used only by a conditioned config) -> (B, T, H)."""
         emb = [self.embed[s](x[..., i]) for i, s in enumerate(STREAMS)] + [self.embed_pos(pos)]
-        h, _ = self.lstm(torch.cat(emb, dim=-1))  # (B, T, 5E) -> (B, T, H)
+        if self.embed_mode is not None:
+            emb.append(self.embed_mode(cond[..., 0]))
+        if self.embed_left is not None:
+            emb.append(self.embed_left(cond[..., 1]))
+        h, _ = self.lstm(torch.cat(emb, dim=-1))  # (B, T, nE) -> (B, T, H)
         return h
 
     def attend(self, h: torch.Tensor, window: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,9 +126,9 @@ class AttentionLSTM(nn.Module):
         att = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)  # (B, T, T)
         return att @ h, att  # (B, T, T) @ (B, T, H) -> (B, T, H)
 
-    def features(self, x: torch.Tensor, pos: torch.Tensor, window: int | None = None):
+    def features(self, x: torch.Tensor, pos: torch.Tensor, window: int | None = None, cond=None):
         """What the heads read, (B, T, H or 2H), and the attention weights (B, T, T) or None."""
-        h = self.encode(x, pos)
+        h = self.encode(x, pos, cond)
         if not self.config.attention:
             return self.drop(h), None
         c, att = self.attend(h, window)
@@ -107,7 +147,7 @@ class AttentionLSTM(nn.Module):
                 known.append(self.embed_pos(tpos))
         return out
 
-    def forward(self, x, pos, target, tpos, window: int | None = None):
+    def forward(self, x, pos, target, tpos, window: int | None = None, cond=None):
         """Causal formulation: every position is a target.
 
         Parameters
@@ -120,18 +160,20 @@ class AttentionLSTM(nn.Module):
             The events to predict.
         tpos : LongTensor, shape=(B, T)
             Bar position of each target event.
+        cond : LongTensor, shape=(B, T, 2), optional
+            Mode and bars-left ids of each input event (needed when the config is conditioned).
 
         Returns
         -------
         dict of stream -> logits (B, T, V_s), and attention (B, T, T) or None
         """
-        z, att = self.features(x, pos, window)
+        z, att = self.features(x, pos, window, cond)
         return self.head_logits(z, target, tpos), att
 
-    def forward_book(self, x, pos, target, tpos):
+    def forward_book(self, x, pos, target, tpos, cond=None):
         """The book's formulation: one target per window, attention over the whole window, heads on
         the context vector. x (B, T, 4), pos (B, T), target (B, 4), tpos (B,) -> logits (B, V_s)."""
-        h = self.encode(x, pos)  # (B, T, H)
+        h = self.encode(x, pos, cond)  # (B, T, H)
         att = torch.softmax(torch.tanh(self.score(h)).squeeze(-1), dim=-1)  # (B, T)
         c = (att.unsqueeze(-1) * h).sum(1)  # (B, T, 1) * (B, T, H) -> (B, H)
         z = torch.cat([c, h[:, -1]], dim=-1) if self.config.attention else h[:, -1]  # (B, 2H)

@@ -19,18 +19,13 @@ from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimiz
 from composer.corpora import augment, load_corpus
 from composer.device import autocast, pick_device
 from composer.errors import CheckpointError, ComposerError
-from composer.models.attention_lstm import AttentionLSTM, LSTMConfig, nll_per_stream
+from composer.models.attention_lstm import SIZES, AttentionLSTM, LSTMConfig, TrainConfig, nll_per_stream
 from composer.paths import run_dir
-from composer.representations.tokens import MAX_DURATION, MAX_SHIFT, STREAMS, Vocab, to_tokens
+from composer.representations.token_codec import TokenCodec
+from composer.representations.tokens import STREAMS
 from composer.training import loop
-from composer.training.data import to_events, to_stream, to_windows
+from composer.training.data import to_stream, to_windows
 
-SIZES = {
-    "tiny": {"embed": 8, "hidden": 32, "head_hidden": 32},
-    "small": {"embed": 16, "hidden": 128, "head_hidden": 64},
-    "default": {"embed": 32, "hidden": 256, "head_hidden": 128},
-    "book": {"embed": 100, "hidden": 256, "head_hidden": 128},  # the chapter's embedding 100, LSTM 256
-}
 DEFAULT_EPOCHS = 30
 
 
@@ -46,24 +41,19 @@ def music_settings(pieces) -> dict:
     return {"time_signature": list(meter), "bpm": bpm, "tracks": tracks}
 
 
-def prepare_data(corpus_source: str, seed: int, semitones: int, vocab: Vocab | None = None) -> dict:
-    """Corpus, vocabulary, training streams (one per transposition) and validation events."""
-    corpus = load_corpus(corpus_source, seed=seed)
+def prepare_data(corpus_source: str, cfg: TrainConfig, codec: TokenCodec | None = None) -> dict:
+    """Corpus, codec, training streams (one per transposition) and validation events."""
+    corpus = load_corpus(corpus_source, seed=cfg.seed)
     train = corpus.split("train")
-    shifts = range(-semitones, semitones + 1)
+    shifts = range(-cfg.transpose, cfg.transpose + 1)
     augmented = augment(train, shifts)  # piece by piece, each in every shift
-    vocab = vocab or Vocab.fit([to_tokens(p) for p in augmented])
-    n_pos = max(p.steps_per_bar for p in corpus.pieces)
-    streams = [
-        to_stream([to_events(p, vocab) for p in augmented[i :: len(shifts)]]) for i in range(len(shifts))
-    ]
-    validation = [to_events(p, vocab) for p in corpus.split("validation")] or [
-        to_events(p, vocab) for p in train[:8]
-    ]
+    codec = codec or TokenCodec.fit(augmented, cfg.normalize_key, cfg.bars_left_cap)
+    codec.n_positions = max(codec.n_positions, max(p.steps_per_bar for p in corpus.pieces))
+    streams = [to_stream([codec.encode(p) for p in augmented[i :: len(shifts)]]) for i in range(len(shifts))]
+    validation = [codec.encode(p) for p in corpus.split("validation")] or [codec.encode(p) for p in train[:8]]
     return {
         "corpus": corpus,
-        "vocab": vocab,
-        "n_positions": n_pos,
+        "codec": codec,
         "streams": streams,
         "validation": validation,
         "music": music_settings(corpus.pieces),
@@ -82,153 +72,145 @@ def sample_batch(streams, step: int, seed: int, batch_size: int, seq_len: int, d
         if len(rows):
             starts = rng.integers(0, max(len(ids) - seq_len - 1, 1), size=len(rows))
             parts.append(to_windows(ids, pos, starts, seq_len))
-    return [torch.from_numpy(np.concatenate(p)).to(device) for p in zip(*parts)]  # x, xpos, y, ypos
+    return [torch.from_numpy(np.concatenate(p)).to(device) for p in zip(*parts)]  # x, xctx, y, yctx
 
 
-def build_meta(data: dict, config: LSTMConfig, opts: dict, state: dict) -> dict:
-    """Everything a checkpoint needs besides tensors: enough to rebuild, generate and resume."""
+def build_meta(data: dict, config: LSTMConfig, cfg: TrainConfig, state: dict) -> dict:
+    """Everything a checkpoint needs besides tensors: enough to rebuild, generate and resume.
+
+    ``codec`` is the whole TokenCodec; ``vocab`` and ``representation`` repeat part of it for readers
+    of the first checkpoint format.
+    """
+    codec = data["codec"]
     return {
         "model": "lstm",
         "config": config.to_dict(),
-        "vocab": data["vocab"].to_dict(),
+        "codec": codec.to_dict(),
+        "vocab": codec.vocab.to_dict(),
         "corpus": {
             "name": data["corpus"].name,
             "fingerprint": loop.corpus_fingerprint(data["corpus"]),
             "settings": data["corpus"].settings,
-            "transpose": opts["transpose"],
+            "transpose": cfg.transpose,
         },
         "representation": {
             "kind": "tokens",
             "streams": list(STREAMS),
-            "max_shift": MAX_SHIFT,
-            "max_duration": MAX_DURATION,
-            "resolution": data["corpus"].settings["resolution"],
+            "max_shift": codec.max_shift,
+            "max_duration": codec.max_duration,
+            "resolution": codec.resolution,
         },
         "music": data["music"],
-        "training": {
-            k: opts[k] for k in ("batch_size", "lr", "seq_len", "seed", "steps", "epochs", "patience")
-        },
+        "training": cfg.to_dict(),
         **state,
     }
 
 
-def check_compatible(meta: dict, folder, corpus, vocab: Vocab | None = None) -> None:
-    """Refuse a checkpoint of another corpus (or a changed one) or vocabulary: a clear CheckpointError
-    instead of a shape crash or a test split that overlaps the training split."""
+def check_compatible(meta: dict, folder, corpus) -> None:
+    """Refuse a checkpoint of another corpus (or a changed one): a clear CheckpointError instead of a
+    test split that overlaps the training split."""
     loop.check_corpus(meta, folder, corpus)
-    if vocab is not None and Vocab.from_dict(meta["vocab"]).values != vocab.values:
-        sizes = Vocab.from_dict(meta["vocab"]).sizes
-        raise CheckpointError(f"{folder}: its vocabulary {sizes} differs from this corpus's {vocab.sizes}")
 
 
 def load_lstm(folder, with_train_state: bool = False, device="cpu"):
     """(meta, model, train_state) from a checkpoint folder; shape mismatches become CheckpointError."""
     meta, weights, train_state = load_checkpoint(folder, with_train_state, kind="lstm")
     try:
+        TokenCodec.from_meta(meta)
         model = AttentionLSTM(LSTMConfig.from_dict(meta["config"]))
         model.load_state_dict(weights)
-    except (KeyError, TypeError, RuntimeError) as e:
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(
             f"{folder}: weights do not match the stored config ({str(e).splitlines()[0]})"
         ) from None
     return meta, model.to(device), train_state
 
 
-def train_lstm(
-    corpus_source="bach",
-    epochs=None,
-    steps=None,
-    batch_size=32,
-    lr=2e-3,
-    seq_len=64,
-    seed=0,
-    out=None,
-    resume=False,
-    transpose=0,
-    patience=4,
-    device="auto",
-    size="default",
-    attention=True,
-    force=False,
-) -> Path:
+def train_lstm(corpus_source="bach", out=None, resume=False, device="auto", force=False, **options) -> Path:
     """Train (or resume) and return the checkpoint folder. See `composer train --help`.
 
-    A folder that already holds a checkpoint is refused unless ``resume`` or ``force`` is given.
+    ``options`` are TrainConfig fields; those not given (or None) keep the shipped recipe's values,
+    except that ``epochs`` without ``steps`` trains by epochs. A folder that already holds a checkpoint
+    is refused unless ``resume`` or ``force`` is given.
     Ctrl-C saves the checkpoint, prints one line and exits with status 130.
     """
     dev = pick_device(device)
     if dev.type == "cpu":  # several threads on a shared CPU spin-wait on each other: 1 is faster there
         torch.set_num_threads(int(os.environ.get("COMPOSER_THREADS", "1")))
-    opts = dict(
-        batch_size=batch_size,
-        lr=lr,
-        seq_len=seq_len,
-        seed=seed,
-        steps=steps,
-        epochs=epochs,
-        patience=patience,
-        transpose=transpose,
-    )
+    given = {k: v for k, v in options.items() if v is not None}
+    if given.get("epochs") and "steps" not in given:
+        given["steps"] = None
+    cfg = TrainConfig(**given)
+    if cfg.size not in SIZES:
+        raise ComposerError(f"unknown model size {cfg.size!r}: choose one of {', '.join(SIZES)}")
     out = Path(out) if out else run_dir("lstm", corpus_source)
     loop.check_out_folder(out, resume, force)
-    loop.seed_everything(seed)
-    resumed = _resume(out, opts, dev) if resume else None
-    vocab = Vocab.from_dict(resumed[0]["vocab"]) if resumed else None
-    data = prepare_data(corpus_source, opts["seed"], opts["transpose"], vocab)
+    loop.seed_everything(cfg.seed)
+    resumed = _resume(out, given, dev) if resume else None
+    if resumed:
+        cfg = resumed[3]
+    data = prepare_data(corpus_source, cfg, TokenCodec.from_meta(resumed[0]) if resumed else None)
     if resumed:
         check_compatible(resumed[0], out / "last", data["corpus"])
-        state, model, tensors = resumed
+        state, model, tensors, _ = resumed
     else:
-        state, model = None, _new_model(data, size, attention, seq_len).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"])
+        state, model = None, build_model(data["codec"], cfg).to(dev)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if resumed:
         optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
         optimizer_from_tensors(optimizer, optimizer_tensors, state["optimizer"])
         loop.set_rng_state(tensors)
-    return _Run(model, optimizer, data, opts, out, dev, state).train()
+    return _Run(model, optimizer, data, cfg, out, dev, state).train()
 
 
-def _resume(out: Path, opts: dict, dev) -> tuple[dict, AttentionLSTM, dict]:
-    """(meta, model, train tensors) of ``out/last``; its training options replace those in ``opts``
-    (steps and epochs only where ``opts`` gives none)."""
+def _resume(out: Path, given: dict, dev) -> tuple[dict, AttentionLSTM, dict, TrainConfig]:
+    """(meta, model, train tensors, config) of ``out/last``; its saved training config wins, except
+    for steps and epochs given now."""
     meta, model, tensors = load_lstm(out / "last", with_train_state=True, device=dev)
-    saved = meta["training"]
-    opts.update({k: saved[k] for k in ("batch_size", "lr", "seq_len", "seed", "patience")})
-    opts["transpose"] = meta["corpus"]["transpose"]
-    opts["steps"], opts["epochs"] = opts["steps"] or saved["steps"], opts["epochs"] or saved["epochs"]
-    return meta, model, tensors
+    saved = {k: v for k, v in meta["training"].items() if k in TrainConfig.__dataclass_fields__}
+    saved["transpose"] = meta["corpus"]["transpose"]
+    if "codec" not in meta:  # a first-format checkpoint: no conditioning
+        saved.update(normalize_key=False, bars_left_cap=0)
+    cfg = TrainConfig(**saved)
+    if given.get("steps") or given.get("epochs"):
+        cfg.steps, cfg.epochs = given.get("steps"), given.get("epochs")
+    return meta, model, tensors, cfg
 
 
-def _new_model(data: dict, size: str, attention: bool, seq_len: int) -> AttentionLSTM:
+def build_model(codec: TokenCodec, cfg: TrainConfig) -> AttentionLSTM:
+    """A fresh AttentionLSTM for the codec's vocabulary and conditioning, sized by ``cfg``."""
     config = LSTMConfig(
-        vocab_sizes=data["vocab"].sizes,
-        n_positions=data["n_positions"],
-        attention=attention,
-        window=seq_len,
-        **SIZES[size],
+        vocab_sizes=codec.vocab.sizes,
+        n_positions=codec.n_positions,
+        attention=cfg.attention,
+        window=cfg.seq_len,
+        dropout=cfg.dropout,
+        n_modes=codec.n_modes,
+        n_bars_left=codec.n_bars_left,
+        **SIZES[cfg.size],
     )
     return AttentionLSTM(config)
 
 
-def _schedule(data: dict, opts: dict) -> tuple[int, int]:
+def _schedule(data: dict, cfg: TrainConfig) -> tuple[int, int]:
     """(steps per epoch, total steps)."""
     events = len(data["streams"][0][0]) * len(data["streams"])
-    epoch_steps = max(1, events // (opts["batch_size"] * opts["seq_len"]))
-    total = opts["steps"] or (opts["epochs"] or DEFAULT_EPOCHS) * epoch_steps
+    epoch_steps = max(1, events // (cfg.batch_size * cfg.seq_len))
+    total = cfg.steps or (cfg.epochs or DEFAULT_EPOCHS) * epoch_steps
     return epoch_steps, total
 
 
 class _Run:
     """One training run: the loop, its per-epoch validation, and its two checkpoints (best, last)."""
 
-    def __init__(self, model, optimizer, data: dict, opts: dict, out: Path, dev, state: dict | None):
-        self.model, self.optimizer, self.data, self.opts = model, optimizer, data, opts
+    def __init__(self, model, optimizer, data: dict, cfg: TrainConfig, out: Path, dev, state: dict | None):
+        self.model, self.optimizer, self.data, self.cfg = model, optimizer, data, cfg
         self.out, self.dev = out, dev
-        self.epoch_steps, self.total = _schedule(data, opts)
+        self.epoch_steps, self.total = _schedule(data, cfg)
         self.step = state["step"] if state else 0
         self.history = state["history"] if state else {"train": [], "validation": []}
-        self.stopper = loop.EarlyStopping(opts["patience"], **(state["early_stopping"] if state else {}))
-        self.stopper.patience = opts["patience"]
+        self.stopper = loop.EarlyStopping(cfg.patience, **(state["early_stopping"] if state else {}))
+        self.stopper.patience = cfg.patience
         self.running = state["running"] if state else []
         self.progress = loop.Progress(self.total, self.step, desc="train lstm")
 
@@ -260,14 +242,14 @@ class _Run:
 
     def train_step(self) -> float:
         """One optimizer step on the batch of the current step; returns its loss per target event."""
-        opts = self.opts
-        torch.manual_seed(loop.step_seed(opts["seed"], self.step))
-        x, xpos, y, ypos = sample_batch(
-            self.data["streams"], self.step, opts["seed"], opts["batch_size"], opts["seq_len"], self.dev
+        cfg = self.cfg
+        torch.manual_seed(loop.step_seed(cfg.seed, self.step))
+        x, xctx, y, yctx = sample_batch(
+            self.data["streams"], self.step, cfg.seed, cfg.batch_size, cfg.seq_len, self.dev
         )
         self.model.train()
         with autocast(self.dev):
-            logits, _ = self.model(x, xpos, y, ypos)
+            logits, _ = self.model(x, xctx[..., 0], y, yctx[..., 0], cond=xctx[..., 1:])
         n = (y[..., 0] != -100).sum().clamp(min=1)
         loss = sum(nll_per_stream(logits, y).values()) / n
         self.optimizer.zero_grad(set_to_none=True)
@@ -316,4 +298,4 @@ class _Run:
             "running": self.running,
             "optimizer": optimizer or {},
         }
-        return build_meta(self.data, self.model.config, self.opts, state)
+        return build_meta(self.data, self.model.config, self.cfg, state)

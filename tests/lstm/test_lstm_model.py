@@ -102,19 +102,24 @@ def test_ignored_targets_cost_nothing():
     assert all(torch.allclose(full[s], part[s]) for s in SIZES)
 
 
-@pytest.mark.parametrize("attention", [True, False])
-def test_numpy_runtime_matches_torch(attention):
+@pytest.mark.parametrize("attention,conditioned", [(True, False), (False, False), (True, True)])
+def test_numpy_runtime_matches_torch(attention, conditioned):
     from composer.generation.runtime import Runtime
     from composer.representations.tokens import STREAMS
 
-    m = make(attention)
+    m = make(attention, **({"n_modes": 2, "n_bars_left": 9} if conditioned else {}))
     x, pos = batch(B=1, T=12)
     y, ypos = batch(B=1, T=12, seed=3)
+    g = torch.Generator().manual_seed(5)
+    cond = torch.stack(
+        [torch.randint(0, 2, (1, 12), generator=g), torch.randint(0, 9, (1, 12), generator=g)], -1
+    )
     with torch.no_grad():
-        logits, att = m(x, pos, y, ypos, window=m.config.window)
+        logits, att = m(x, pos, y, ypos, window=m.config.window, cond=cond)
     rt = Runtime(m.config.to_dict(), {k: v.numpy() for k, v in m.state_dict().items()})
     for t in range(12):
-        z, a = rt.step(x[0, t].numpy(), int(pos[0, t]))
+        ctx = np.array([int(pos[0, t]), *cond[0, t].tolist()])
+        z, a = rt.step(x[0, t].numpy(), ctx)
         known = []
         for s in m.config.order:
             np.testing.assert_allclose(rt.logits(s, z, known), logits[s][0, t].numpy(), atol=1e-5)

@@ -1,0 +1,168 @@
+"""Sampling rules of the token streams: which values the next event may take, given what is placed.
+
+The grammar keeps every event well formed (never BOS or UNK, a rest only where the tokenizer makes
+one, a note with a positive duration). The voice-leading rules, for four-voice chorales, additionally
+keep each voice in its SATB range (measured in the output key), forbid a candidate pitch that makes
+parallel fifths or octaves with a voice already struck at the same onset (against both voices'
+previous notes), place the voices of one onset in track order, and end the piece on a cadence: the
+last bar starts with a chord of all four voices on the tonic triad, lasting at least half the bar,
+the bass on the tonic and lowest, the third present; generation stops there. When no value satisfies
+every rule, the rules are dropped in order (parallels, then the cadence, then the ranges) rather
+than failing.
+
+Pitches here are in the codec's space (tonic C when it normalizes keys); ``shift`` moves them to the
+output key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from composer.representations.tokens import REST
+
+TRIADS = {"major": (0, 4, 7), "minor": (0, 3, 7, 4)}  # minor may end on the major third (tierce de Picardie)
+
+
+@dataclass
+class SampleState:
+    """What the rules need to know about the piece sampled so far."""
+
+    n_tracks: int
+    spb: int  # steps per bar
+    mode: str = "major"
+    shift: int = 0  # semitones from the codec's pitches to the output key
+    end: int | None = None  # step where the piece ends; None: it never does
+    rules: bool = False
+    onset: int = 0  # onset of the last event placed
+    first: bool = True  # the next event is the piece's first
+    last_track: int = -1  # track of the last event at ``onset``; -1 before any
+    struck: dict[int, int] = field(default_factory=dict)  # track -> pitch struck at ``onset``
+    previous: dict[int, int] = field(default_factory=dict)  # track -> its pitch at its previous onset
+    chosen: dict[str, int] = field(default_factory=dict)  # raw values of the event being sampled
+
+    @property
+    def final_bar(self) -> int | None:
+        """Step where the last bar starts (the cadence), when rules apply and the piece has an end."""
+        return self.end - self.spb if self.rules and self.end is not None and self.end >= self.spb else None
+
+    @property
+    def done(self) -> bool:
+        """The final chord is complete (rules), or the piece's end is reached."""
+        if self.end is None:
+            return False
+        if self.final_bar is not None and self.onset == self.final_bar and len(self.struck) == self.n_tracks:
+            return True
+        return self.onset >= self.end
+
+    def advance(self, values: dict[str, int]) -> None:
+        """Record a sampled event (raw values shift, track, pitch, duration)."""
+        if values["shift"] > 0:
+            self.previous.update(self.struck)
+            self.struck, self.last_track = {}, -1
+        self.onset += values["shift"]
+        self.first = False
+        if values["pitch"] != REST:
+            self.struck[values["track"]] = values["pitch"]
+            self.last_track = values["track"]
+        self.chosen = {}
+
+
+def grammar(stream: str, values: np.ndarray, state: SampleState, max_shift: int) -> np.ndarray:
+    """Values of ``stream`` that keep the event well formed, shape=(len(values),) bool."""
+    chosen = state.chosen
+    ok = np.ones(len(values), bool)
+    if stream == "shift" and state.first:  # start on the downbeat, not with a pickup bar
+        ok &= values == 0
+    elif stream == "track":
+        ok &= values < state.n_tracks
+    elif stream == "pitch":
+        rest_ok = chosen.get("shift") == max_shift and chosen.get("track", 0) == 0
+        ok &= (values != REST) | rest_ok
+    elif stream == "duration":
+        ok &= (values == 0) if chosen.get("pitch") == REST else (values > 0)
+    return ok
+
+
+def voice_leading(stream: str, values: np.ndarray, state: SampleState) -> list[np.ndarray]:
+    """The voice-leading rules for ``stream``, strictest first: a list of bool masks, each to be
+    dropped (from the first) when the combination leaves nothing."""
+    if stream == "shift":
+        return _shift_rules(values, state)
+    if stream == "track":
+        return _track_rules(values, state)
+    if stream == "pitch":
+        return _pitch_rules(values, state)
+    if (
+        stream == "duration"
+        and state.final_bar is not None
+        and state.onset + state.chosen.get("shift", 0) == state.final_bar
+    ):
+        return [values >= state.spb // 2]  # the final chord lasts at least half the bar
+    return []
+
+
+def _shift_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
+    ok = np.ones(len(values), bool)
+    if state.last_track >= state.n_tracks - 1:  # every voice struck at this onset: move on
+        ok &= values > 0
+    final = state.final_bar
+    if final is not None:
+        if state.onset < final:  # land on the last bar's downbeat, never past it
+            ok &= state.onset + values <= final
+        else:  # the final chord: its voices share one onset
+            ok &= values == 0
+    return [ok]
+
+
+def _track_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
+    same_onset = state.chosen.get("shift") == 0 and not state.first
+    last = state.last_track if same_onset else -1
+    ok = values > last
+    onset = state.onset + state.chosen.get("shift", 0)
+    if state.final_bar is not None and onset == state.final_bar:  # the final chord misses no voice
+        ok &= values == last + 1
+    return [ok]
+
+
+def _pitch_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
+    from composer.chorale_metrics import SATB_RANGES, is_parallel
+
+    track = state.chosen.get("track", 0)
+    real = values + state.shift  # pitches in the output key
+    lo, hi = SATB_RANGES[min(track, len(SATB_RANGES) - 1)]
+    in_range = (values == REST) | ((real >= lo) & (real <= hi))
+    onset = state.onset + state.chosen.get("shift", 0)
+    same_onset = state.chosen.get("shift") == 0 and not state.first
+    struck = state.struck if same_onset else {}  # a new onset has nothing struck yet
+    mine = state.previous.get(track)
+    no_parallels = np.ones(len(values), bool)
+    for other, pitch in struck.items():
+        theirs = state.previous.get(other)
+        if other == track or mine is None or theirs is None or abs(theirs - mine) % 12 not in (0, 7):
+            continue
+        # only a candidate at the same perfect interval can be parallel: test those few exactly
+        for i in np.flatnonzero((values != REST) & (np.abs(values - pitch) % 12 == abs(theirs - mine) % 12)):
+            v = int(values[i])
+            lower_first = track > other  # higher track index = lower voice
+            prev, cur = ((mine, theirs), (v, pitch)) if lower_first else ((theirs, mine), (pitch, v))
+            no_parallels[i] = not is_parallel(prev, cur)
+    rules = [no_parallels]
+    if state.final_bar is not None and onset == state.final_bar:
+        rules.append(_cadence(values, track, state))
+    return rules + [in_range]
+
+
+def _cadence(values: np.ndarray, track: int, state: SampleState) -> np.ndarray:
+    """The final chord: tonic triad, the bass on the tonic and lowest, the tenor supplies a missing third."""
+    pcs = values % 12  # the codec's tonic is pitch class 0
+    if track == state.n_tracks - 1:  # the root in the bass, below every other voice
+        return (values != REST) & (pcs == 0) & (values < min(state.struck.values(), default=REST))
+    allowed = set(TRIADS[state.mode])
+    placed = {p % 12 for p in state.struck.values()} if state.chosen.get("shift") == 0 else set()
+    # (at the final onset every voice before this one was struck there, so ``struck`` is the chord)
+    thirds = {3, 4} if state.mode == "minor" else {4}
+    if track == state.n_tracks - 2 and not placed & thirds:
+        allowed = thirds
+    return (values != REST) & np.isin(pcs, sorted(allowed))
