@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from composer.errors import CheckpointError, ComposerError
+from composer.generation.guard import OnsetGuard
 from composer.music import Note, Score, Track
 from composer.representations.tokens import REST, STREAMS, Vocab, to_tokens
 
@@ -75,7 +76,12 @@ def load_model(checkpoint=None, bpm: float | None = None) -> Model:
         ) from None
     if bpm is not None and not 1 <= bpm <= 1000:
         raise ComposerError(f"--bpm {bpm}: choose a tempo between 1 and 1000")
-    return Model(meta, vocab, runtime, score)
+    model = Model(meta, vocab, runtime, score)
+    try:  # one event through every head: a config that disagrees with the weights fails here
+        next(sample_events(model, 0, Sampling()))
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise CheckpointError(f"{folder}: weights do not match the stored config ({e})") from None
+    return model
 
 
 def _sample(logits: np.ndarray, allowed: np.ndarray, rng: np.random.Generator, sp: Sampling) -> int:
@@ -141,11 +147,13 @@ def sample_events(model: Model, seed: int, sp: Sampling, prime: tuple | None = N
             ids, pos = row, int(row_pos)
         onset = prime[2]
     first = prime is None  # an unprimed piece starts on the downbeat
+    guard = OnsetGuard()
     while True:
         z, att = rt.step(ids, pos)
         ids, chosen = _sample_event(model, z, rng, sp, onset, first)
         first = False
         onset += chosen["shift"]
+        guard.check(onset)
         pos = onset % model.steps_per_bar
         yield onset, chosen, att
 

@@ -122,7 +122,8 @@ def check_compatible(meta: dict, folder, corpus, vocab: Vocab | None = None) -> 
 
 def load_lstm(folder, with_train_state: bool = False, device="cpu"):
     """(meta, model, train_state) from a checkpoint folder; shape mismatches become CheckpointError."""
-    meta, weights, train_state = load_checkpoint(folder, with_train_state, kind="lstm")
+    like = lambda config: AttentionLSTM(LSTMConfig.from_dict(config))  # noqa: E731 (shapes checked first)
+    meta, weights, train_state = load_checkpoint(folder, with_train_state, kind="lstm", like=like)
     try:
         model = AttentionLSTM(LSTMConfig.from_dict(meta["config"]))
         model.load_state_dict(weights)
@@ -170,32 +171,35 @@ def train_lstm(
     )
     name = "bach" if corpus_source == "bach" else Path(corpus_source).name
     out = Path(out or f"checkpoints/lstm-{name}")
-    loop.check_out_folder(out, resume, force)
-    loop.seed_everything(seed)
-    resumed = _resume(out, opts, dev) if resume else None
-    vocab = Vocab.from_dict(resumed[0]["vocab"]) if resumed else None
-    data = prepare_data(corpus_source, opts["seed"], opts["transpose"], vocab)
-    if resumed:
-        check_compatible(resumed[0], out / "last", data["corpus"])
-        state, model, tensors = resumed
-    else:
-        state, model = None, _new_model(data, size, attention, seq_len).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"])
-    if resumed:
-        optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
-        optimizer_from_tensors(optimizer, optimizer_tensors, state["optimizer"])
-        loop.set_rng_state(tensors)
-    return _Run(model, optimizer, data, opts, out, dev, state).train()
+    with loop.locked(out):  # a second run into the same folder is refused, naming this one's pid
+        loop.check_out_folder(out, resume, force)
+        loop.seed_everything(seed)
+        resumed = _resume(out, opts, dev) if resume else None
+        vocab = Vocab.from_dict(resumed[0]["vocab"]) if resumed else None
+        data = prepare_data(corpus_source, opts["seed"], opts["transpose"], vocab)
+        if resumed:
+            check_compatible(resumed[0], out / "last", data["corpus"])
+            state, model, tensors = resumed
+        else:
+            state, model = None, _new_model(data, size, attention, seq_len).to(dev)
+        optimizer = torch.optim.Adam(model.parameters(), lr=opts["lr"])
+        if resumed:
+            with loop.restoring(out / "last"):
+                optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
+                optimizer_from_tensors(optimizer, optimizer_tensors, state["optimizer"])
+                loop.set_rng_state(tensors)
+        return _Run(model, optimizer, data, opts, out, dev, state).train()
 
 
 def _resume(out: Path, opts: dict, dev) -> tuple[dict, AttentionLSTM, dict]:
     """(meta, model, train tensors) of ``out/last``; its training options replace those in ``opts``
     (steps and epochs only where ``opts`` gives none)."""
     meta, model, tensors = load_lstm(out / "last", with_train_state=True, device=dev)
-    saved = meta["training"]
-    opts.update({k: saved[k] for k in ("batch_size", "lr", "seq_len", "seed", "patience")})
-    opts["transpose"] = meta["corpus"]["transpose"]
-    opts["steps"], opts["epochs"] = opts["steps"] or saved["steps"], opts["epochs"] or saved["epochs"]
+    with loop.restoring(out / "last"):
+        saved = meta["training"]
+        opts.update({k: saved[k] for k in ("batch_size", "lr", "seq_len", "seed", "patience")})
+        opts["transpose"] = meta["corpus"]["transpose"]
+        opts["steps"], opts["epochs"] = opts["steps"] or saved["steps"], opts["epochs"] or saved["epochs"]
     return meta, model, tensors
 
 
@@ -248,7 +252,7 @@ class _Run:
                 epoch_end = self.step % self.epoch_steps == 0 or self.step == self.total
                 if epoch_end:
                     self.validate()
-                if flag["stop"] or epoch_end or self.stopper.stop:
+                if flag["stop"] and not epoch_end:  # at an epoch's end, validate() saved it
                     self.save_last()
                 if flag["stop"]:
                     self.progress.close()
@@ -289,6 +293,7 @@ class _Run:
             f"epoch {len(self.history['validation'])} step {self.step}: train {self.history['train'][-1]:.4f}"
             f" validation {val:.4f}{' (best)' if best else ''}"
         )
+        self.save_last()  # before the best: a kill between the two saves leaves a run --resume continues
         if best:
             save_checkpoint(self.out, self.meta(), self.model.state_dict())
         loop.write_loss_curve(self.history, self.out)  # every epoch: the curve goes on past the best
