@@ -109,9 +109,10 @@ def check_meta(meta, folder: Path, kind: str | None = None) -> dict:
         _check_config(meta["config"], folder, "config")
     _check_keys(meta, folder, "")
     _check_logs(meta, folder)
+    _check_pitch_range(meta, folder)
+    _check_tracks(meta, folder)
     if "vocab" in meta:
         _check_vocab(meta, folder)
-    _check_tracks(meta, folder)
     return meta
 
 
@@ -171,6 +172,19 @@ def _check_logs(meta: dict, folder: Path) -> None:
             _fail(folder, field, values, "a list of numbers")
 
 
+def _check_pitch_range(meta: dict, folder: Path) -> None:
+    """A piano roll's pitches inside MIDI's 0..127; its track count that of ``tracks``."""
+    rep, config = meta.get("representation"), meta.get("config", {})
+    if isinstance(rep, dict) and "lowest_pitch" in rep and "n_pitches" in rep:
+        if rep["lowest_pitch"] + rep["n_pitches"] > 128:
+            _fail(
+                folder, "representation.n_pitches", rep["n_pitches"], f"at most {128 - rep['lowest_pitch']}"
+            )
+    tracks = meta.get("tracks")
+    if "n_tracks" in config and isinstance(tracks, list) and len(tracks) != config["n_tracks"]:
+        _fail(folder, "tracks", tracks, f"{config['n_tracks']} tracks (config.n_tracks)")
+
+
 def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -193,8 +207,10 @@ def _check_vocab(meta: dict, folder: Path) -> None:
     """Stream values sorted and unique, in range, matching the config's sizes; a shift above 0."""
     vocab, rep, music = (meta.get(k) for k in ("vocab", "representation", "music"))
     rep = rep if isinstance(rep, dict) else {}
-    if not isinstance(vocab, dict) or vocab.get("streams") != list(STREAMS):
-        _fail(folder, "vocab.streams", vocab.get("streams") if isinstance(vocab, dict) else vocab, STREAMS)
+    if not isinstance(vocab, dict):
+        _fail(folder, "vocab", vocab, "an object of streams and values")
+    if vocab.get("streams") != list(STREAMS):
+        _fail(folder, "vocab.streams", vocab.get("streams"), list(STREAMS))
     values = vocab.get("values")
     if not isinstance(values, dict):
         _fail(folder, "vocab.values", values, "an object of value lists")

@@ -58,6 +58,16 @@ def _quiet_stdout() -> None:
         pass
 
 
+def _quiet_libraries() -> None:
+    """Library chatter (matplotlib's font and layout warnings) stays off stderr: a successful command
+    prints only its own lines."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", module=r"matplotlib(\..*)?$")
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+
+
 class Finite(click.ParamType):
     """A float in [low, high] that refuses NaN and inf: FloatRange lets NaN through every bound."""
 
@@ -90,6 +100,7 @@ BPM = Finite(MIN_BPM, 1000)
 @click.version_option(__version__, prog_name="composer")
 def main() -> None:
     """Learn music from Bach chorales or MIDI folders, and compose it."""
+    _quiet_libraries()
 
 
 @main.group()
