@@ -102,11 +102,15 @@ def _lstat(path: Path) -> int:
 
 
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
+        try:
+            save_file(tensors, str(tmp))
+        except SafetensorError as e:  # how safetensors reports a full disk or a vanished folder
+            raise OSError(str(e).splitlines()[0]) from None
 
 
 def load_checkpoint(
