@@ -88,7 +88,7 @@ class Finite(click.ParamType):
             )
         return number
 
-    def get_metavar(self, param, *args) -> str:
+    def get_metavar(self, param, ctx=None) -> str:
         return f"FLOAT {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -230,3 +231,9 @@ def test_odd_file_names_are_one_escaped_line(tmp_path, name):
     missing = os.path.join(folder, name, b"x.mid")
     result = _composer("generate", "-o", os.fsdecode(missing))
     assert result.returncode == 2 and result.stderr.decode().count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["generate", "train", "play", "live"])
+def test_help_shows_the_finite_ranges(command):
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0 and re.search(r"FLOAT [[(][0-9]", result.output)
