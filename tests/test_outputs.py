@@ -236,4 +236,4 @@ def test_odd_file_names_are_one_escaped_line(tmp_path, name):
 @pytest.mark.parametrize("command", ["generate", "train", "play", "live"])
 def test_help_shows_the_finite_ranges(command):
     result = CliRunner().invoke(main, [command, "--help"])
-    assert result.exit_code == 0 and re.search(r"FLOAT [[(][0-9]", result.output)
+    assert result.exit_code == 0 and re.search(r"FLOAT [\[(][0-9]", result.output)
