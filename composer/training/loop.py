@@ -228,6 +228,8 @@ def check_corpus(meta: dict, folder: str | Path, corpus) -> None:
     checkpoint saved before fingerprints were stored is checked by name only.
     """
     saved = meta.get("corpus", {})
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{show_path(folder)}: meta.json field corpus is not an object")
     if saved.get("name") != corpus.name:
         raise CheckpointError(
             f"{show_path(folder)}: was trained on corpus {saved.get('name')!r}, not {corpus.name!r}"
