@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -63,13 +64,22 @@ def _umask() -> int:
 
 
 def check_output(dest: str | os.PathLike) -> Path | None:
-    """The path ``write_output`` will write (a symlink resolved), or None for standard output; raises
-    OutputError, before any work is done, when it cannot be written: a folder, or a missing folder."""
+    """Where ``write_output`` will write: None for standard output or a special file (a device, a FIFO,
+    ``/dev/stdout``: written in place), else the regular file to replace (a symlink resolved). Raises
+    OutputError, before any work is done, for a folder or a missing folder."""
     if dest == "-":
         return None
-    path = Path(os.path.realpath(dest)) if os.path.islink(dest) else Path(dest)
-    if path.is_dir():
+    try:
+        mode = os.stat(dest).st_mode  # through any symlink
+    except FileNotFoundError:
+        mode = None
+    except OSError as e:
+        raise OutputError(f"{show_path(dest)}: cannot write ({e.strerror})") from None
+    if mode is not None and stat.S_ISDIR(mode):
         raise OutputError(f"{show_path(dest)}: cannot write (is a folder)")
+    if mode is not None and not stat.S_ISREG(mode):
+        return None
+    path = Path(os.path.realpath(dest)) if os.path.islink(dest) else Path(dest)
     if not path.parent.is_dir():
         raise OutputError(f"{show_path(dest)}: cannot write (no such folder: {show_path(path.parent)})")
     return path
@@ -84,19 +94,18 @@ def write_output(data: bytes, dest: str | os.PathLike | IO[bytes]) -> None:
         _write_stream(data, dest, getattr(dest, "name", "output"))
         return
     path = check_output(dest)
-    try:
-        special = path.exists() and not path.is_file()
-    except OSError:
-        special = False
-    if special:  # a device or FIFO: written in place (a rename would replace it with a file)
+    if path is None:  # a device or FIFO: written in place (a rename would replace it with a file)
         try:
-            fd = os.open(path, os.O_WRONLY)
+            fd = os.open(dest, os.O_WRONLY)
         except OSError as e:
             raise OutputError(f"{show_path(dest)}: cannot write ({e.strerror})") from None
         with os.fdopen(fd, "wb") as f:
             _write_stream(data, f, show_path(dest))
         return
-    mode = os.stat(path).st_mode & 0o7777 if path.exists() else None
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)  # a replaced file keeps its permissions
+    except FileNotFoundError:
+        mode = None
     with atomic_write(path, mode=mode) as f:
         _write_stream(data, f, show_path(dest))
 

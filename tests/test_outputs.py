@@ -237,3 +237,15 @@ def test_odd_file_names_are_one_escaped_line(tmp_path, name):
 def test_help_shows_the_finite_ranges(command):
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0 and re.search(r"FLOAT [\[(][0-9]", result.output)
+
+
+def test_dev_stdout_style_links_to_a_pipe_are_written_in_place(tmp_path):
+    read, write = os.pipe()
+    link = tmp_path / "stdout"
+    link.symlink_to(f"/proc/self/fd/{write}")
+    if not os.path.exists(link):
+        pytest.skip("no /proc/self/fd")
+    write_output(b"MThd", link)
+    os.close(write)
+    assert os.read(read, 10) == b"MThd" and link.is_symlink()
+    os.close(read)
