@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 META = "meta.json"
 MAX_META_BYTES = 64 * 2**20  # a long run's loss history is a few MB
 MAX_HEADER_BYTES = 16 * 2**20  # safetensors' own limit is 100 MB; composer's headers are a few kB
-MAX_TENSOR_BYTES = 8 * 2**30
+MAX_TENSOR_BYTES = 2**30  # the book-size MuseGAN's weights are about 35 MB
 DTYPE_BYTES = {
     "F64": 8,
     "F32": 4,
@@ -129,18 +129,15 @@ def load_checkpoint(
     """
     folder = Path(folder)
     meta = _read_meta(folder, kind)
-    model = _open_tensors(folder, meta["files"]["model"])
-    if like is not None:
-        check_shapes(folder, meta, like, _header(model, folder / meta["files"]["model"]))
-    model_state = _load_tensors(model, folder / meta["files"]["model"])
+    check = None if like is None else (lambda shapes: check_shapes(folder, meta, like, shapes))
+    model_state = _read_tensors(folder, meta["files"]["model"], check=check)
     train_state = None
     if with_train_state:
         if "optimizer" not in meta["files"]:
             raise CheckpointError(
                 f"{show_path(folder)}: holds no optimizer state, so training cannot resume from it"
             )
-        name = meta["files"]["optimizer"]
-        train_state = _load_tensors(_open_tensors(folder, name), folder / name)
+        train_state = _read_tensors(folder, meta["files"]["optimizer"])
     return meta, model_state, train_state
 
 
@@ -207,26 +204,46 @@ def _read_file(path: Path, folder: Path, limit: int) -> bytes:
     return data
 
 
-def _open_tensors(folder: Path, name: str) -> bytes:
-    """The bytes of a tensor file named in meta.json (a plain name of composer's pattern)."""
-    return _read_file(folder / name, folder, MAX_TENSOR_BYTES)
-
-
-def _header(data: bytes, path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """name -> (dtype, shape) from a safetensors header, each entry checked against the file's size."""
-    bad = f"{show_path(path)}: corrupt checkpoint weights"
-    if len(data) < 8:
-        raise CheckpointError(f"{bad} (a {len(data)}-byte file)")
-    (n,) = struct.unpack("<Q", data[:8])
-    if n > min(MAX_HEADER_BYTES, len(data) - 8):
-        raise CheckpointError(f"{bad} (header of {n:,} bytes in a {len(data):,}-byte file)")
+def _read_tensors(folder: Path, name: str, numpy: bool = False, check=None) -> dict:
+    """The tensors of a file named in meta.json: its header is read and checked first (entries
+    against the file's size, then ``check(shapes)``), and only then the data."""
+    path = folder / name
+    fd = _open(path, folder)
     try:
-        header = json.loads(data[8 : 8 + n])
+        size = os.fstat(fd).st_size
+        if size > MAX_TENSOR_BYTES:
+            raise CheckpointError(f"{show_path(path)}: {size:,} bytes, more than a checkpoint holds")
+        head = os.pread(fd, 8, 0)
+        n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+        shapes = _header(os.pread(fd, n, 8) if 0 <= n <= MAX_HEADER_BYTES else b"", n, size, path)
+        if check is not None:
+            check(shapes)
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(size + 1)
+    except OSError as e:
+        raise CheckpointError(f"{show_path(path)}: cannot read ({e.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise CheckpointError(f"{show_path(path)}: changed while it was read")
+    return _load_tensors(data, path, numpy)
+
+
+def _header(text: bytes, n: int, size: int, path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """name -> (dtype, shape) from the JSON header (``n`` bytes) of a ``size``-byte safetensors file,
+    each entry checked against the data that follows it."""
+    bad = f"{show_path(path)}: corrupt checkpoint weights"
+    if size < 8:
+        raise CheckpointError(f"{bad} (a {size}-byte file)")
+    if not 0 <= n <= min(MAX_HEADER_BYTES, size - 8) or len(text) != n:
+        raise CheckpointError(f"{bad} (header of {n:,} bytes in a {size:,}-byte file)")
+    try:
+        header = json.loads(text)
     except (RecursionError, UnicodeDecodeError, ValueError) as e:
         raise CheckpointError(f"{bad} (header: {type(e).__name__})") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{bad} (header is not an object)")
-    out, body = {}, len(data) - 8 - n
+    out, body = {}, size - 8 - n
     for key, entry in header.items():
         if key == "__metadata__":
             continue
@@ -247,7 +264,6 @@ def _header(data: bytes, path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
 def _load_tensors(data: bytes, path: Path, numpy: bool = False) -> dict:
     from safetensors import SafetensorError
 
-    _header(data, path)
     try:
         if numpy:
             from safetensors.numpy import load
@@ -289,8 +305,7 @@ def load_checkpoint_numpy(folder: str | os.PathLike, kind: str | None = None) ->
     """
     folder = Path(folder)
     meta = _read_meta(folder, kind)
-    name = meta["files"]["model"]
-    return meta, _load_tensors(_open_tensors(folder, name), folder / name, numpy=True)
+    return meta, _read_tensors(folder, meta["files"]["model"], numpy=True)
 
 
 def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
