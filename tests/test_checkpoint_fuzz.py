@@ -197,6 +197,7 @@ VARIANTS = {  # name -> mutation of a checkpoint folder; every one must be a Che
     "weights-extra-tensor": _tensors(lambda t: t.update(extra=t["score.bias"].clone())),
     "weights-missing-tensor": _tensors(lambda t: t.pop("score.bias")),
     "weights-wrong-shape": _tensors(lambda t: t.update({"score.bias": t["score.bias"].repeat(3)})),
+    "weights-sparse-2gib": lambda f: os.truncate(_model_file(f), 2**31),  # refused unread
     "weights-folder": _replace_weights(lambda p: p.mkdir()),
     "weights-fifo": _replace_weights(os.mkfifo),
     "weights-link-out": _replace_weights(lambda p: p.symlink_to("/etc/hostname")),
