@@ -198,7 +198,7 @@ def _check_tracks(meta: dict, folder: Path) -> None:
         if not isinstance(tracks, list) or not 1 <= len(tracks) <= 128:
             _fail(folder, field, tracks, "a list of 1..128 tracks")
         for i, t in enumerate(tracks):
-            ok = isinstance(t, dict) and isinstance(t.get("name", ""), str) and len(t.get("name", "")) <= 256
+            ok = isinstance(t, dict) and isinstance(t.get("name"), str) and len(t["name"]) <= 256
             if not ok or "program" not in t or not isinstance(t.get("is_drum", False), bool):
                 _fail(folder, f"{field}.{i}", t, "an object with a name, a program 0..127, is_drum")
 

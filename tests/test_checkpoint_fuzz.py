@@ -152,6 +152,7 @@ VARIANTS = {  # name -> mutation of a checkpoint folder; every one must be a Che
     "tracks-not-list": _set("music.tracks", {"name": "x"}),
     "track-not-object": _set("music.tracks.0", 7),
     "drum-string": _set("music.tracks.0.is_drum", "yes"),
+    "track-unnamed": lambda f: _meta(f, lambda m: m["music"]["tracks"][1].pop("name")),
     "pitch-200": lambda f: _meta(f, lambda m: m["vocab"]["values"]["pitch"].append(200)),
     "pitch-negative": lambda f: _meta(f, lambda m: m["vocab"]["values"]["pitch"].insert(0, -3)),
     "vocab-unsorted": lambda f: _meta(f, lambda m: m["vocab"]["values"]["pitch"].reverse()),
@@ -462,6 +463,7 @@ GAN_VARIANTS = {
     "pitches-above-127": (_set("representation.lowest_pitch", 100), "representation.n_pitches is 84"),
     "z-float": (_set("config.z_dim", 31.5), "config does not describe a model"),
     "meter-zero": (_set("time_signature", [4, 0]), r"time_signature is \[4, 0\]"),
+    "track-unnamed": (lambda f: _meta(f, lambda m: m["tracks"][3].pop("name")), "field tracks.3 is"),
 }
 
 
