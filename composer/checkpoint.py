@@ -11,7 +11,14 @@ A checkpoint folder holds
 even when it saves the same step again). Saving writes the tensor files first, then replaces meta.json
 atomically, then removes the files the previous meta.json named. meta.json is the commit point: a
 crash at any moment leaves a folder whose meta.json names a complete, consistent set of files.
-Loading reads whatever file names meta.json holds, so older checkpoints (``model-<step>``) still load.
+Older checkpoints (``model-<step>.safetensors``) still load.
+
+A folder may come from anyone, so loading trusts nothing in it (composer.checkpoint_meta checks the
+JSON): files are plain names inside the folder of composer's own pattern, opened only when they are
+regular files (a FIFO never blocks, a symlink never leads out), JSON and tensor headers are read
+with bounded size and depth, and the tensors' shapes are compared with the model the config
+describes, built on torch's meta device, before any tensor is read. Only files of composer's pattern
+that the previous meta.json names are ever deleted.
 """
 
 from __future__ import annotations
@@ -19,19 +26,37 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
+import struct
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from safetensors import SafetensorError
-
 from composer.atomic import atomic_path, atomic_write
-from composer.errors import CheckpointError
+from composer.checkpoint_meta import FORMAT, check_files, check_meta
+from composer.errors import CheckpointError, show_path
 
 if TYPE_CHECKING:
     import torch
 
 META = "meta.json"
-FORMAT = 1
+MAX_META_BYTES = 64 * 2**20  # a long run's loss history is a few MB
+MAX_HEADER_BYTES = 16 * 2**20  # safetensors' own limit is 100 MB; composer's headers are a few kB
+MAX_TENSOR_BYTES = 2**30  # the book-size MuseGAN's weights are about 35 MB
+DTYPE_BYTES = {
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+}
+
+__all__ = ["FORMAT", "load_checkpoint", "load_checkpoint_numpy", "read_meta", "save_checkpoint"]
 
 
 def save_checkpoint(
@@ -44,7 +69,7 @@ def save_checkpoint(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     step = int(meta["step"])
-    old = _read_meta(folder) if (folder / META).exists() else None
+    old = _previous_files(folder)
     tag = f"{step}-{secrets.token_hex(4)}"  # unique per save: never overwrites a file meta.json names
     files = {"model": f"model-{tag}.safetensors"}
     _save_tensors(folder / files["model"], model_state)
@@ -53,87 +78,234 @@ def save_checkpoint(
         _save_tensors(folder / files["optimizer"], train_state)
     with atomic_write(folder / META, "w") as f:
         json.dump({**meta, "format": FORMAT, "files": files}, f, indent=1, sort_keys=True)
-    for name in (old or {}).get("files", {}).values():
-        if name not in files.values():
-            (folder / name).unlink(missing_ok=True)
+    for name in old - set(files.values()):
+        path = folder / name
+        if stat.S_ISREG(_lstat(path)) or stat.S_ISLNK(_lstat(path)):  # unlinking a link leaves its target
+            path.unlink(missing_ok=True)
     return folder
 
 
+def _previous_files(folder: Path) -> set[str]:
+    """Names the current meta.json gives, if they are all of composer's own pattern; else none (a
+    damaged or foreign meta.json deletes nothing)."""
+    try:
+        return set(check_files(_read_json(folder / META, folder).get("files"), folder).values())
+    except (CheckpointError, AttributeError):
+        return set()
+
+
+def _lstat(path: Path) -> int:
+    try:
+        return os.lstat(path).st_mode
+    except OSError:
+        return 0
+
+
 def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp))
+        try:
+            save_file(tensors, str(tmp))
+        except SafetensorError as e:  # how safetensors reports a full disk or a vanished folder
+            raise OSError(str(e).splitlines()[0]) from None
 
 
 def load_checkpoint(
-    folder: str | os.PathLike, with_train_state: bool = False, kind: str | None = None
+    folder: str | os.PathLike,
+    with_train_state: bool = False,
+    kind: str | None = None,
+    like: Callable[[dict], torch.nn.Module] | None = None,
 ) -> tuple[dict, dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
     """Read (meta, model_state, train_state); train_state is None unless asked for.
 
-    With ``kind`` ("lstm", "musegan"), a checkpoint of another model is refused. Raises
-    CheckpointError, naming the folder and the reason, when anything is missing, corrupt or of
-    another kind.
+    With ``kind`` ("lstm", "musegan"), a checkpoint of another model is refused. ``like`` builds the
+    model from ``meta["config"]``: it is built on torch's meta device (no memory), and its state_dict
+    must have the weights file's tensor names and shapes before any tensor is read. Raises
+    CheckpointError, naming the folder and the reason, when anything is missing, corrupt, of another
+    kind or of other shapes.
     """
     folder = Path(folder)
     meta = _read_meta(folder, kind)
-    model_state = _load_tensors(folder, meta["files"].get("model"))
+    check = None if like is None else (lambda shapes: check_shapes(folder, meta, like, shapes))
+    model_state = _read_tensors(folder, meta["files"]["model"], check=check)
     train_state = None
     if with_train_state:
         if "optimizer" not in meta["files"]:
-            raise CheckpointError(f"{folder}: holds no optimizer state, so training cannot resume from it")
-        train_state = _load_tensors(folder, meta["files"]["optimizer"])
+            raise CheckpointError(
+                f"{show_path(folder)}: holds no optimizer state, so training cannot resume from it"
+            )
+        train_state = _read_tensors(folder, meta["files"]["optimizer"])
     return meta, model_state, train_state
 
 
 def read_meta(folder: str | os.PathLike) -> dict:
-    """Only the JSON metadata of a checkpoint (cheap: no tensors are read)."""
+    """Only the JSON metadata of a checkpoint, validated (cheap: no tensors are read)."""
     return _read_meta(Path(folder))
 
 
 def _read_meta(folder: Path, kind: str | None = None) -> dict:
-    path = folder / META
     if not folder.exists():
-        raise CheckpointError(f"{folder}: no such checkpoint")
-    if not path.is_file():
-        raise CheckpointError(f"{folder}: not a checkpoint folder (no {META})")
+        raise CheckpointError(f"{show_path(folder)}: no such checkpoint")
+    if not (folder / META).exists():
+        raise CheckpointError(f"{show_path(folder)}: not a checkpoint folder (no {META})")
+    return check_meta(_read_json(folder / META, folder), folder, kind)
+
+
+def _read_json(path: Path, folder: Path):
+    """Parsed JSON of a regular file inside ``folder``, at most MAX_META_BYTES."""
+    data = _read_file(path, folder, MAX_META_BYTES)
     try:
-        meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(f"{path}: corrupt checkpoint metadata ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "files" not in meta:
-        raise CheckpointError(f"{path}: not a composer checkpoint (format {FORMAT} expected)")
-    if kind is not None and meta.get("model") != kind:
-        article = "an" if kind == "lstm" else "a"  # as spoken: "an el-es-tee-em"
-        raise CheckpointError(f"{folder}: holds a {meta.get('model')!r} model, not {article} {kind}")
-    return meta
+        return json.loads(data)
+    except RecursionError:
+        raise CheckpointError(f"{show_path(path)}: corrupt checkpoint metadata (nested too deeply)") from None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"{show_path(path)}: corrupt checkpoint metadata ({e})") from None
+
+
+def _open(path: Path, folder: Path) -> int:
+    """A read-only descriptor of ``path`` if it is a regular file inside ``folder`` (a symlink may
+    point within the folder, never out of it); never blocks on a FIFO."""
+    where = show_path(path)
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            target = Path(os.path.realpath(path))
+            if not target.is_relative_to(Path(os.path.realpath(folder))):
+                raise CheckpointError(f"{where}: a link out of the checkpoint folder, not read")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise CheckpointError(f"{where}: missing checkpoint file") from None
+    except OSError as e:
+        raise CheckpointError(f"{where}: cannot read ({e.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise CheckpointError(f"{where}: not a regular file, not read")
+    return fd
+
+
+def _read_file(path: Path, folder: Path, limit: int) -> bytes:
+    fd = _open(path, folder)
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            raise CheckpointError(
+                f"{show_path(path)}: {size:,} bytes, more than a checkpoint holds ({limit:,})"
+            )
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise CheckpointError(f"{show_path(path)}: cannot read ({e.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise CheckpointError(f"{show_path(path)}: grew while read, more than {limit:,} bytes")
+    return data
+
+
+def _read_tensors(folder: Path, name: str, numpy: bool = False, check=None) -> dict:
+    """The tensors of a file named in meta.json: its header is read and checked first (entries
+    against the file's size, then ``check(shapes)``), and only then the data."""
+    path = folder / name
+    fd = _open(path, folder)
+    try:
+        size = os.fstat(fd).st_size
+        if size > MAX_TENSOR_BYTES:
+            raise CheckpointError(f"{show_path(path)}: {size:,} bytes, more than a checkpoint holds")
+        head = os.pread(fd, 8, 0)
+        n = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+        shapes = _header(os.pread(fd, n, 8) if 0 <= n <= MAX_HEADER_BYTES else b"", n, size, path)
+        if check is not None:
+            check(shapes)
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(size + 1)
+    except OSError as e:
+        raise CheckpointError(f"{show_path(path)}: cannot read ({e.strerror})") from None
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        raise CheckpointError(f"{show_path(path)}: changed while it was read")
+    return _load_tensors(data, path, numpy)
+
+
+def _header(text: bytes, n: int, size: int, path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """name -> (dtype, shape) from the JSON header (``n`` bytes) of a ``size``-byte safetensors file,
+    each entry checked against the data that follows it."""
+    bad = f"{show_path(path)}: corrupt checkpoint weights"
+    if size < 8:
+        raise CheckpointError(f"{bad} (a {size}-byte file)")
+    if not 0 <= n <= min(MAX_HEADER_BYTES, size - 8) or len(text) != n:
+        raise CheckpointError(f"{bad} (header of {n:,} bytes in a {size:,}-byte file)")
+    try:
+        header = json.loads(text)
+    except (RecursionError, UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"{bad} (header: {type(e).__name__})") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{bad} (header is not an object)")
+    out, body = {}, size - 8 - n
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+            count = 1
+            for dim in shape:
+                count *= dim if isinstance(dim, int) and dim >= 0 else -(2**70)
+            ok = 0 <= begin <= end <= body and end - begin == count * DTYPE_BYTES[dtype]
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise CheckpointError(f"{bad} (tensor {show_path(str(key))}: {str(entry)[:80]})")
+        out[key] = (dtype, tuple(shape))
+    return out
+
+
+def _load_tensors(data: bytes, path: Path, numpy: bool = False) -> dict:
+    from safetensors import SafetensorError
+
+    try:
+        if numpy:
+            from safetensors.numpy import load
+        else:
+            from safetensors.torch import load
+        return load(data)
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as e:
+        raise CheckpointError(f"{show_path(path)}: corrupt checkpoint weights ({e})") from None
+
+
+def check_shapes(folder: Path, meta: dict, like: Callable, shapes: dict[str, tuple]) -> None:
+    """The model ``like(meta["config"])``, built on the meta device, has exactly ``shapes``."""
+    import torch
+
+    where = show_path(folder)
+    try:
+        with torch.device("meta"):
+            model = like(meta.get("config", {}))
+        expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    except (TypeError, ValueError, KeyError, RuntimeError, AttributeError, OverflowError, IndexError) as e:
+        text = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"{where}: meta.json field config does not describe a model ({text})") from None
+    for key in sorted(expected.keys() | shapes.keys()):
+        got = shapes[key][1] if key in shapes else None
+        if got != expected.get(key):
+            want = list(expected[key]) if key in expected else "no such tensor"
+            has = list(got) if got is not None else "missing"
+            raise CheckpointError(
+                f"{where}: weights do not match the stored config (tensor {show_path(key)}: {has}, "
+                f"config gives {want})"
+            )
 
 
 def load_checkpoint_numpy(folder: str | os.PathLike, kind: str | None = None) -> tuple[dict, dict]:
     """(meta, weights as NumPy arrays) without importing torch: for fast, torch-free inference.
 
-    ``kind`` as for load_checkpoint.
+    ``kind`` as for load_checkpoint. The config's numbers are bounded (composer.checkpoint_meta);
+    comparing them with the weights' shapes is the caller's (one forward step does it).
     """
     folder = Path(folder)
     meta = _read_meta(folder, kind)
-    return meta, _load_tensors(folder, meta["files"].get("model"), numpy=True)
-
-
-def _load_tensors(folder: Path, name: str | None, numpy: bool = False) -> dict:
-    if numpy:
-        from safetensors.numpy import load_file
-    else:
-        from safetensors.torch import load_file
-    if not name:
-        raise CheckpointError(f"{folder}: {META} names no weights file")
-    path = folder / name
-    try:
-        return load_file(str(path)) if numpy else load_file(str(path), device="cpu")
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing checkpoint file") from None
-    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{path}: corrupt checkpoint weights ({e})") from None
+    return meta, _read_tensors(folder, meta["files"]["model"], numpy=True)
 
 
 def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

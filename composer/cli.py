@@ -14,23 +14,88 @@ import warnings
 import click
 
 from composer import __version__
-from composer.errors import ComposerError
+from composer.errors import ComposerError, Interrupted, OutputClosed
 
 
 class ComposerGroup(click.Group):
     """A click group that turns ComposerError, and a bad option of a command, into one line on stderr
-    and exit status 2, never a traceback or a usage block."""
+    and its exit status (2; 130 after Ctrl-C), never a traceback or a usage block. A closed standard
+    output (``| head``) ends the command quietly, as it ends cat."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except (OutputClosed, BrokenPipeError):
+            _quiet_stdout()
+            ctx.exit(OutputClosed.exit_code)
+        except Interrupted as e:
+            click.echo(_one_line(e), err=True)
+            ctx.exit(e.exit_code)
         except ComposerError as e:
-            click.echo(f"composer: error: {e}", err=True)
-            ctx.exit(2)
+            click.echo(f"composer: error: {_one_line(e)}", err=True)
+            ctx.exit(e.exit_code)
         except click.UsageError as e:
             where = e.ctx.command_path if e.ctx else "composer"
-            click.echo(f"composer: error: {e.format_message()} (see {where} --help)", err=True)
+            click.echo(f"composer: error: {_one_line(e.format_message())} (see {where} --help)", err=True)
             ctx.exit(2)
+
+
+def _one_line(message) -> str:
+    """A message on one line, whatever file names it holds (their bytes escaped, as show_path does)."""
+    from composer.errors import show_path
+
+    return show_path(str(message))
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush to a closed pipe raises nothing."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _quiet_libraries() -> None:
+    """Library chatter (matplotlib's font and layout warnings) stays off stderr: a successful command
+    prints only its own lines."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", module=r"matplotlib(\..*)?$")
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
+
+
+class Finite(click.ParamType):
+    """A float in [low, high] that refuses NaN and inf: FloatRange lets NaN through every bound."""
+
+    name = "float"
+
+    def __init__(self, low: float, high: float, low_open: bool = False):
+        self.low, self.high, self.low_open = low, high, low_open
+
+    def convert(self, value, param, ctx):
+        import math
+
+        number = click.FLOAT.convert(value, param, ctx)
+        inside = (self.low < number) if self.low_open else (self.low <= number)
+        if not (math.isfinite(number) and inside and number <= self.high):
+            bracket = "(" if self.low_open else "["
+            self.fail(
+                f"{value!r} is not a finite number in {bracket}{self.low:g}, {self.high:g}]", param, ctx
+            )
+        return number
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return f"FLOAT {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+
+
+MIN_BPM = 4  # a MIDI file's slowest tempo is 0xFFFFFF microseconds per beat, 3.58 bpm
+BPM = Finite(MIN_BPM, 1000)
 
 
 def _examples(*lines: str) -> str:
@@ -57,6 +122,7 @@ def _corpus_source(ctx: click.Context, param: click.Parameter, value: str | None
 @click.version_option(__version__, prog_name="composer")
 def main() -> None:
     """Learn music from Bach chorales or MIDI folders, and compose it."""
+    _quiet_libraries()
 
 
 @main.group(epilog=_examples("composer corpus info bach", "composer corpus info ~/midi --json"))
@@ -190,7 +256,7 @@ def _port_options(f):
         click.option("--port", default=None, help="Existing output port whose name contains this."),
         click.option("--virtual", default=None, help="Create a virtual output port [composer]."),
         click.option("--clock", "send_clock", is_flag=True, help="Send MIDI beat clock with Start/Stop."),
-        click.option("--delay", type=click.FloatRange(0, 60), help="Lead-in seconds [1 if virtual, else 0]."),
+        click.option("--delay", type=Finite(0, 60), help="Lead-in seconds [1 if virtual, else 0]."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -263,7 +329,7 @@ def _checkpoint(checkpoint: str | None, model: str):
 @click.option("--batch-size", type=click.IntRange(1, None), default=None, help="[lstm 16, musegan 32]")
 @click.option(
     "--lr",
-    type=click.FloatRange(0, 10, min_open=True),
+    type=Finite(0, 10, low_open=True),
     default=None,
     help="Learning rate [lstm 2e-3, musegan 1e-3].",
 )
@@ -297,7 +363,7 @@ def _checkpoint(checkpoint: str | None, model: str):
 @click.option("--attention/--no-attention", default=True, show_default=True, help="Causal attention layer.")
 @click.option(
     "--width",
-    type=click.FloatRange(0, 4, min_open=True),
+    type=Finite(0, 4, low_open=True),
     default=None,
     help="MuseGAN width [tiny 1/32, default 1/4].",
 )
@@ -321,7 +387,9 @@ def train(ctx: click.Context, model: str, **opts) -> None:
     if model == "musegan":
         from composer.training.musegan import train_musegan
 
-        folder = train_musegan(**{**opts, "lr": opts["lr"] or 1e-3, "batch_size": opts["batch_size"] or 32})  # book
+        folder = train_musegan(
+            **{**opts, "lr": opts["lr"] or 1e-3, "batch_size": opts["batch_size"] or 32}
+        )  # book
     else:
         from composer.training.lstm import train_lstm
 
@@ -342,14 +410,18 @@ def train(ctx: click.Context, model: str, **opts) -> None:
 @click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
 @click.option("--bars", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Bars to compose.")
 @click.option("-o", "--output", default="-", help="Output file; - is standard output.")
-@click.option("--format", "fmt", type=click.Choice(["midi", "musicxml"]), default="midi", show_default=True)
-@click.option("--bpm", type=click.FloatRange(1, 1000), default=None, help="Tempo (default: the corpus's).")
-@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
-@click.option("--temperature", type=click.FloatRange(0, 100), default=1.0, show_default=True)
-@click.option("--top-k", type=click.IntRange(0, None), default=0, show_default=True, help="0 = off.")
 @click.option(
-    "--top-p", type=click.FloatRange(0, 1, min_open=True), default=0.95, show_default=True, help="1 = off."
+    "--format",
+    "fmt",
+    type=click.Choice(["midi", "musicxml"]),
+    default=None,
+    help="Output format [from the -o extension, else midi].",
 )
+@click.option("--bpm", type=BPM, default=None, help="Tempo 4-1000 (default: the corpus's).")
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
+@click.option("--temperature", type=Finite(0, 100), default=1.0, show_default=True)
+@click.option("--top-k", type=click.IntRange(0, None), default=0, show_default=True, help="0 = off.")
+@click.option("--top-p", type=Finite(0, 1, low_open=True), default=0.95, show_default=True, help="1 = off.")
 @click.option("--prime", type=click.Path(dir_okay=False), default=None, help="MIDI file to continue.")
 @click.option("--include-prime/--no-include-prime", default=True, show_default=True)
 @click.option("--attention-png", type=click.Path(dir_okay=False), default=None, help="Attention heatmap.")
@@ -373,6 +445,7 @@ def generate(
     from dataclasses import replace
 
     _check_model_options(ctx, model)
+    fmt = _output_format(output, fmt)
     port = {k: opts.pop(k) for k in ("api", "port", "virtual", "send_clock", "delay")}
     if (
         not play_it
@@ -384,6 +457,10 @@ def generate(
     if write and output == "-" and sys.stdout.isatty():
         kind, ext = ("MusicXML", "musicxml") if fmt == "musicxml" else ("MIDI", "mid")
         raise ComposerError(f"refusing to write {kind} to a terminal; redirect (> out.{ext}) or use -o FILE")
+    if write:
+        from composer.atomic import check_output
+
+        check_output(output)  # a missing folder fails now, not after composing
     opts = _for_model(opts, model)
     opts["checkpoint"] = _checkpoint(opts["checkpoint"], model)
     if model == "lstm":
@@ -403,7 +480,7 @@ def generate(
     elif write:
         write_midi(score, output)
     if write and output != "-":
-        click.echo(f"wrote {output}", err=True)
+        click.echo(f"wrote {_one_line(output)}", err=True)
     if play_it:
         from composer.live import play_score
 
@@ -461,6 +538,20 @@ def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, 
     click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
 
 
+EXTENSIONS = {".mid": "midi", ".midi": "midi", ".smf": "midi", ".musicxml": "musicxml", ".xml": "musicxml"}
+
+
+def _output_format(output: str, fmt: str | None) -> str:
+    """--format, or the one the -o extension names (midi when it names none); a contradiction is an
+    error, not XML in a .mid file."""
+    import os
+
+    implied = EXTENSIONS.get(os.path.splitext(output)[1].lower()) if output != "-" else None
+    if fmt and implied and fmt != implied:
+        raise ComposerError(f"-o {_one_line(output)} names a {implied} file, but --format is {fmt}")
+    return fmt or implied or "midi"
+
+
 def _parse_programs(text: str | None) -> list[int] | None:
     if text is None:
         return None
@@ -511,7 +602,7 @@ def ports(api: str) -> None:
 )
 @click.argument("midi_file")
 @_port_options
-@click.option("--bpm", type=click.FloatRange(1, 1000), help="Tempo (tempo changes keep their ratios).")
+@click.option("--bpm", type=BPM, help="Tempo 4-1000 (tempo changes keep their ratios).")
 @click.option("--loop", is_flag=True, help="Repeat until stopped.")
 @click.option("--sync", default=None, help="Follow the MIDI clock on this input port (start/stop/continue).")
 def play(midi_file: str, bpm: float | None, loop: bool, sync: str | None, **port) -> None:
@@ -545,7 +636,7 @@ def _parse_channels(text: str | None) -> list[int] | None:
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
 @click.option("--bars", type=click.IntRange(1, None), help="Stop after N bars (default: endless).")
 @click.option("--channels", default=None, help="MIDI channel per track, 1-16, e.g. 1,2,3,4 (drums on 10).")
-@click.option("--bpm", type=click.FloatRange(1, 1000), help="Tempo (default: the checkpoint's).")
+@click.option("--bpm", type=BPM, help="Tempo 4-1000 (default: the checkpoint's).")
 @click.option("--sync", default=None, help="Follow the MIDI clock on this input port.")
 @_port_options
 def live(model: str, checkpoint, seed: int, bars, channels, bpm, sync, **port) -> None:

@@ -1,4 +1,11 @@
-"""The one family of user-facing errors; the CLI turns each into a single line and exit status 2."""
+"""The one family of user-facing errors; the CLI turns each into a single line and exit status 2.
+
+``show_path`` is how every message names a file: one line, whatever bytes the name holds.
+"""
+
+from __future__ import annotations
+
+import os
 
 
 class ComposerError(Exception):
@@ -6,6 +13,8 @@ class ComposerError(Exception):
 
     The message names the offending thing (a path, a value) and the reason, in one line.
     """
+
+    exit_code = 2
 
 
 class MidiError(ComposerError):
@@ -18,3 +27,45 @@ class CorpusError(ComposerError):
 
 class CheckpointError(ComposerError):
     """A checkpoint that is missing, corrupt, or does not match the corpus it is used with."""
+
+
+class OutputError(ComposerError):
+    """An output that cannot be written: a missing folder, a full disk, a folder in the way."""
+
+
+class OutputClosed(OutputError):
+    """The reader of standard output went away (``| head``): the CLI exits quietly, as cat does."""
+
+    exit_code = 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
+
+
+class SamplingError(ComposerError):
+    """Sampling that cannot go on: the model stopped moving forward in time."""
+
+
+class Interrupted(ComposerError):
+    """Ctrl-C during training, after the checkpoint was saved: one line and exit status 130."""
+
+    exit_code = 130  # as a shell reports a SIGINT-killed command
+
+
+def show_path(path: str | bytes | os.PathLike) -> str:
+    """``path`` printable on one line: undecodable bytes as \\xNN, control characters as \\n, \\t, \\x1b.
+
+    Python keeps undecodable file-name bytes as lone surrogates (\\udcNN); they, and every control
+    character, are escaped, so an error message stays one line and never writes raw bytes to a
+    terminal.
+    """
+    text = os.fsdecode(path) if isinstance(path, bytes) else os.fspath(path)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the original byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)

@@ -18,7 +18,7 @@ import mido
 import numpy as np
 
 from composer import smf
-from composer.atomic import atomic_write
+from composer.atomic import write_output
 from composer.errors import ComposerError, MidiError
 from composer.music import DEFAULT_RESOLUTION, Note, Score, Track
 
@@ -339,22 +339,18 @@ def default_channels(tracks: list[Track]) -> list[int]:
 
 
 def write_midi(score: Score, path_or_file: PathOrFile) -> None:
-    """Write a Score as a standard MIDI file to a path (atomically) or to a binary file object.
-
-    ``"-"`` writes to standard output.
-    """
+    """Write a Score as a standard MIDI file to a path, a binary file object or ``"-"`` (stdout);
+    how each kind of path is written is composer.atomic.write_output's."""
+    if not MIN_BPM <= score.bpm <= 60e6:  # a MIDI tempo is 1..0xFFFFFF microseconds per beat
+        raise ComposerError(f"tempo {score.bpm} bpm: a MIDI file holds {MIN_BPM:.2f} to 60,000,000 bpm")
     buf = io.BytesIO()
     to_midifile(score).save(file=buf)
     _write_bytes(buf.getvalue(), path_or_file)
 
 
+MIN_BPM = 60e6 / 0xFFFFFF
+
+
 def _write_bytes(data: bytes, dest: PathOrFile) -> None:
-    """``data`` to standard output (``"-"``), a binary file object, or a path (atomically)."""
-    if dest == "-":
-        dest = sys.stdout.buffer
-    if hasattr(dest, "write"):
-        dest.write(data)
-        dest.flush()
-        return
-    with atomic_write(dest) as f:
-        f.write(data)
+    """``data`` to standard output (``"-"``), a binary file object, or a path (write_output)."""
+    write_output(data, dest)

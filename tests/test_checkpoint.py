@@ -78,3 +78,37 @@ def test_kind_refuses_a_checkpoint_of_another_model(tmp_path):
     _save(tmp_path / "l", 1.0)
     with pytest.raises(CheckpointError, match="holds a 'lstm' model, not a musegan"):
         load_checkpoint(tmp_path / "l", kind="musegan")
+
+
+@pytest.mark.parametrize("name", ["lstm-bach", "lstm-bach-noattn", "musegan-bach"])
+def test_the_shipped_format_1_checkpoints_pass_validation_and_the_shape_check(name):
+    from composer.models.attention_lstm import AttentionLSTM, LSTMConfig
+    from composer.models.musegan import Generator, MuseGANConfig
+
+    folder = SHIPPED_LSTM.parent / name
+    if not (folder / "meta.json").exists():
+        pytest.skip(f"no shipped {name}")
+    kind = name.split("-")[0]
+    build = {
+        "lstm": lambda c: AttentionLSTM(LSTMConfig.from_dict(c)),
+        "musegan": lambda c: Generator(MuseGANConfig.from_dict(c)),
+    }[kind]
+    meta, weights, _ = load_checkpoint(folder, kind=kind, like=build)
+    assert meta["format"] == 1 and set(weights) == set(build(meta["config"]).state_dict())
+
+
+def test_a_full_disk_while_saving_is_one_line_and_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    from composer.errors import OutputError
+
+    _save(tmp_path, 1.0)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("composer.atomic.os.replace", full)
+    with pytest.raises(
+        OutputError, match=r"model-5-[0-9a-f]{8}.safetensors: cannot write \(No space left on device\)$"
+    ):
+        _save(tmp_path, 2.0)
+    assert load_checkpoint(tmp_path)[1]["w"].tolist() == [1.0, 1.0]
+    assert len(list(tmp_path.iterdir())) == 3  # meta.json, the two old tensor files: no temporary left

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from composer.errors import CheckpointError, ComposerError
+from composer.generation.guard import OnsetGuard
 from composer.music import Score, Track, crop
 from composer.paths import shipped_checkpoint
 from composer.representations.token_codec import (
@@ -94,7 +95,13 @@ def load_model(checkpoint=None, bpm: float | None = None) -> Model:
         ) from None
     if bpm is not None and not 1 <= bpm <= 1000:
         raise ComposerError(f"--bpm {bpm}: choose a tempo between 1 and 1000")
-    return Model(meta, codec, runtime, score)
+    model = Model(meta, codec, runtime, score)
+    try:  # one event through every head: a config that disagrees with the weights fails here
+        state = SampleState(len(score.tracks), model.steps_per_bar)
+        next(sample_events(model, np.random.default_rng(0), Sampling(), state))
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise CheckpointError(f"{folder}: weights do not match the stored config ({e})") from None
+    return model
 
 
 def _sample(logits: np.ndarray, allowed: np.ndarray, rng: np.random.Generator, sp: Sampling) -> int:
@@ -140,10 +147,12 @@ def sample_events(model: Model, rng, sp: Sampling, state: SampleState, prime: tu
             rt.step(ids, ctx)
             ids, ctx = row, row_ctx
         state.onset, state.first = prime[2], False
+    guard = OnsetGuard()
     while not state.done:
         z, att = rt.step(ids, ctx)
         ids, values = _sample_event(model, z, rng, sp, state)
         state.advance(values)
+        guard.check(state.onset)
         ctx = codec.context(np.array([state.onset]), state.mode, end_bar, spb)[0]
         yield values, att
 

@@ -37,7 +37,8 @@ THRESHOLD = 0.0  # tanh output above this sounds
 def load_generator(checkpoint: str | Path | None = None) -> tuple[Generator, dict]:
     """The generator (eval mode, CPU) and meta of a musegan checkpoint; None is the shipped one."""
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    meta, state, _ = load_checkpoint(folder, kind="musegan")
+    like = lambda config: Generator(MuseGANConfig.from_dict(config))  # noqa: E731 (shapes checked first)
+    meta, state, _ = load_checkpoint(folder, kind="musegan", like=like)
     gen = Generator(MuseGANConfig.from_dict(meta["config"]))
     try:
         gen.load_state_dict(state)

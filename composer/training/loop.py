@@ -1,14 +1,18 @@
 """Helpers every training loop shares: seeding, a progress display, Ctrl-C handling, early stopping,
-RNG state in checkpoints, the loss-curve PNG, and the checks before training into or resuming from
-a checkpoint folder."""
+RNG state in checkpoints, the loss-curve PNG, the lock on the output folder, and the checks before
+training into or resuming from a checkpoint folder."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import hashlib
 import json
+import os
 import random
 import signal
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -17,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.errors import CheckpointError, ComposerError
+from composer.errors import CheckpointError, ComposerError, Interrupted, show_path
 from composer.paths import is_shipped
 
-INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports a SIGINT-killed command
+INTERRUPTED = Interrupted.exit_code  # exit status after Ctrl-C, as a shell reports a SIGINT-killed command
+LOCK = ".lock"
 
 
 def seed_everything(seed: int) -> None:
@@ -94,7 +99,7 @@ def interruptible() -> Iterator[dict]:
 
     def handler(signum, frame):
         if flag["stop"]:
-            raise KeyboardInterrupt
+            raise Interrupted("interrupted again: stopped at once; the last checkpoint saved before stays")
         flag["stop"] = True
         print("\ninterrupted: saving a checkpoint, then stopping (Ctrl-C again to abort)", file=sys.stderr)
 
@@ -148,18 +153,66 @@ def check_out_folder(folder: str | Path, resume: bool, force: bool) -> None:
         raise ComposerError(f"{folder} is a checkpoint shipped with composer; train into another --out DIR")
     if not (resume or force) and any((folder / sub / "meta.json").exists() for sub in (".", "last")):
         raise ComposerError(
-            f"{folder} already holds a checkpoint; choose another --out DIR, "
+            f"{show_path(folder)} already holds a checkpoint; choose another --out DIR, "
             "or use --resume to continue it or --force to overwrite it"
         )
 
 
 def stop_interrupted(step: int, folder: str | Path) -> None:
-    """After Ctrl-C and the checkpoint save: one line, then exit status 130 (no traceback)."""
-    print(
-        f"interrupted at step {step}; checkpoint saved in {folder} (continue with --resume --out {folder})",
-        file=sys.stderr,
+    """After Ctrl-C and the checkpoint save: raise Interrupted (the CLI prints it, exit status 130)."""
+    where = show_path(folder)
+    raise Interrupted(
+        f"interrupted at step {step}; checkpoint saved in {where} (continue with --resume --out {where})"
     )
-    raise SystemExit(INTERRUPTED)
+
+
+@contextlib.contextmanager
+def locked(folder: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on the checkpoint folder (created if missing) while training into it.
+
+    A second run into the same folder is refused with a ComposerError naming the first one's pid,
+    instead of both writing and one losing its work. The lock is ``fcntl.flock`` on ``.lock`` in the
+    folder, so it ends with the process however that ends (kill -9 included).
+    """
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as e:
+        raise ComposerError(
+            f"{show_path(folder)}: cannot lock the checkpoint folder ({e.strerror})"
+        ) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ComposerError(f"{show_path(folder / LOCK)}: not a regular file; remove it")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                raise ComposerError(f"{show_path(folder)}: cannot lock ({e.strerror})") from None
+            other = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            other = other if other.isdigit() else "unknown"
+            raise ComposerError(
+                f"{show_path(folder)}: another training run (pid {other}) is writing to this folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextlib.contextmanager
+def restoring(folder: str | Path) -> Iterator[None]:
+    """Restoring a checkpoint's training state: any mismatch (optimizer groups, RNG state, tensor
+    names, training options) becomes one CheckpointError naming the folder, not a traceback."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as e:
+        text = str(e).splitlines()[0] if str(e) else ""
+        raise CheckpointError(
+            f"{show_path(folder)}: cannot resume from it ({type(e).__name__}: {text[:120]})"
+        ) from None
 
 
 def corpus_fingerprint(corpus) -> str:
@@ -176,10 +229,14 @@ def check_corpus(meta: dict, folder: str | Path, corpus) -> None:
     checkpoint saved before fingerprints were stored is checked by name only.
     """
     saved = meta.get("corpus", {})
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{show_path(folder)}: meta.json field corpus is not an object")
     if saved.get("name") != corpus.name:
-        raise CheckpointError(f"{folder}: was trained on corpus {saved.get('name')!r}, not {corpus.name!r}")
+        raise CheckpointError(
+            f"{show_path(folder)}: was trained on corpus {saved.get('name')!r}, not {corpus.name!r}"
+        )
     if "fingerprint" in saved and saved["fingerprint"] != corpus_fingerprint(corpus):
         raise CheckpointError(
-            f"{folder}: corpus {corpus.name!r} has changed since this checkpoint was trained "
+            f"{show_path(folder)}: corpus {corpus.name!r} has changed since this checkpoint was trained "
             "(other pieces or split); train again"
         )

@@ -114,7 +114,8 @@ def check_compatible(meta: dict, folder, corpus) -> None:
 
 def load_lstm(folder, with_train_state: bool = False, device="cpu"):
     """(meta, model, train_state) from a checkpoint folder; shape mismatches become CheckpointError."""
-    meta, weights, train_state = load_checkpoint(folder, with_train_state, kind="lstm")
+    like = lambda config: AttentionLSTM(LSTMConfig.from_dict(config))  # noqa: E731 (shapes checked first)
+    meta, weights, train_state = load_checkpoint(folder, with_train_state, kind="lstm", like=like)
     try:
         TokenCodec.from_meta(meta)
         model = AttentionLSTM(LSTMConfig.from_dict(meta["config"]))
@@ -144,36 +145,39 @@ def train_lstm(corpus_source="bach", out=None, resume=False, device="auto", forc
     if cfg.size not in SIZES:
         raise ComposerError(f"unknown model size {cfg.size!r}: choose one of {', '.join(SIZES)}")
     out = Path(out) if out else run_dir("lstm", corpus_source)
-    loop.check_out_folder(out, resume, force)
-    loop.seed_everything(cfg.seed)
-    resumed = _resume(out, given, dev) if resume else None
-    if resumed:
-        cfg = resumed[3]
-    data = prepare_data(corpus_source, cfg, TokenCodec.from_meta(resumed[0]) if resumed else None)
-    if resumed:
-        check_compatible(resumed[0], out / "last", data["corpus"])
-        state, model, tensors, _ = resumed
-    else:
-        state, model = None, build_model(data["codec"], cfg).to(dev)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    if resumed:
-        optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
-        optimizer_from_tensors(optimizer, optimizer_tensors, state["optimizer"])
-        loop.set_rng_state(tensors)
-    return _Run(model, optimizer, data, cfg, out, dev, state).train()
+    with loop.locked(out):  # a second run into the same folder is refused, naming this one's pid
+        loop.check_out_folder(out, resume, force)
+        loop.seed_everything(cfg.seed)
+        resumed = _resume(out, given, dev) if resume else None
+        if resumed:
+            cfg = resumed[3]
+        data = prepare_data(corpus_source, cfg, TokenCodec.from_meta(resumed[0]) if resumed else None)
+        if resumed:
+            check_compatible(resumed[0], out / "last", data["corpus"])
+            state, model, tensors, _ = resumed
+        else:
+            state, model = None, build_model(data["codec"], cfg).to(dev)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        if resumed:
+            with loop.restoring(out / "last"):
+                optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
+                optimizer_from_tensors(optimizer, optimizer_tensors, state["optimizer"])
+                loop.set_rng_state(tensors)
+        return _Run(model, optimizer, data, cfg, out, dev, state).train()
 
 
 def _resume(out: Path, given: dict, dev) -> tuple[dict, AttentionLSTM, dict, TrainConfig]:
     """(meta, model, train tensors, config) of ``out/last``; its saved training config wins, except
     for steps and epochs given now."""
     meta, model, tensors = load_lstm(out / "last", with_train_state=True, device=dev)
-    saved = {k: v for k, v in meta["training"].items() if k in TrainConfig.__dataclass_fields__}
-    saved["transpose"] = meta["corpus"]["transpose"]
-    if "codec" not in meta:  # a first-format checkpoint: no conditioning
-        saved.update(normalize_key=False, bars_left_cap=0)
-    cfg = TrainConfig(**saved)
-    if given.get("steps") or given.get("epochs"):
-        cfg.steps, cfg.epochs = given.get("steps"), given.get("epochs")
+    with loop.restoring(out / "last"):
+        saved = {k: v for k, v in meta["training"].items() if k in TrainConfig.__dataclass_fields__}
+        saved["transpose"] = meta["corpus"]["transpose"]
+        if "codec" not in meta:  # a first-format checkpoint: no conditioning
+            saved.update(normalize_key=False, bars_left_cap=0)
+        cfg = TrainConfig(**saved)
+        if given.get("steps") or given.get("epochs"):
+            cfg.steps, cfg.epochs = given.get("steps"), given.get("epochs")
     return meta, model, tensors, cfg
 
 
@@ -230,7 +234,7 @@ class _Run:
                 epoch_end = self.step % self.epoch_steps == 0 or self.step == self.total
                 if epoch_end:
                     self.validate()
-                if flag["stop"] or epoch_end or self.stopper.stop:
+                if flag["stop"] and not epoch_end:  # at an epoch's end, validate() saved it
                     self.save_last()
                 if flag["stop"]:
                     self.progress.close()
@@ -271,6 +275,7 @@ class _Run:
             f"epoch {len(self.history['validation'])} step {self.step}: train {self.history['train'][-1]:.4f}"
             f" validation {val:.4f}{' (best)' if best else ''}"
         )
+        self.save_last()  # before the best: a kill between the two saves leaves a run --resume continues
         if best:
             save_checkpoint(self.out, self.meta(), self.model.state_dict())
         loop.write_loss_curve(self.history, self.out)  # every epoch: the curve goes on past the best

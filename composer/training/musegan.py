@@ -69,31 +69,37 @@ def train_musegan(
     dev = pick_device(device)
     steps = 2000 if steps is None else steps
     folder = Path(out) if out else run_dir("musegan", corpus_source)
-    loop.check_out_folder(folder, resume, force)
-    state = None
-    if resume:
-        meta, model_state, state = load_checkpoint(folder, with_train_state=True, kind="musegan")
-        cfg = MuseGANConfig.from_dict(meta["config"])
-        seed, lr, batch_size = meta["train"]["seed"], meta["train"]["lr"], meta["train"]["batch_size"]
-        corpus = load_corpus(corpus_source, seed=seed)
-        loop.check_corpus(meta, folder, corpus)
-    else:
-        corpus = load_corpus(corpus_source, seed=seed)
-        width = width or SIZES[size]
-        cfg = MuseGANConfig(n_tracks=tracks, n_bars=phrase_bars or n_bars, z_dim=z_dim, width=width)
-        meta = _new_meta(cfg, corpus, corpus_source, seed, lr, batch_size)
-    data = torch.from_numpy(to_phrases(corpus.split("train"), cfg.n_bars, cfg.n_tracks, cfg.n_pitches))
-    meta["corpus"]["phrases"] = len(data)
-    if not resume:
-        meta["tracks"] = _track_meta(corpus, corpus_source, cfg.n_tracks)
-    torch.manual_seed(seed)  # weight init; later draws are step-derived
-    gen, critic = Generator(cfg).to(dev), Critic(cfg).to(dev)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.9))
-    opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
-    if state is not None:
-        _restore(gen, critic, opt_g, opt_c, model_state, state, meta)
-    _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every)
-    return folder
+    with loop.locked(folder):  # a second run into the same folder is refused, naming this one's pid
+        loop.check_out_folder(folder, resume, force)
+        state = None
+        if resume:
+            like = lambda config: Generator(MuseGANConfig.from_dict(config))  # noqa: E731 (shapes checked first)
+            meta, model_state, state = load_checkpoint(
+                folder, with_train_state=True, kind="musegan", like=like
+            )
+            cfg = MuseGANConfig.from_dict(meta["config"])
+            with loop.restoring(folder):
+                seed, lr, batch_size = meta["train"]["seed"], meta["train"]["lr"], meta["train"]["batch_size"]
+            corpus = load_corpus(corpus_source, seed=seed)
+            loop.check_corpus(meta, folder, corpus)
+        else:
+            corpus = load_corpus(corpus_source, seed=seed)
+            width = width or SIZES[size]
+            cfg = MuseGANConfig(n_tracks=tracks, n_bars=phrase_bars or n_bars, z_dim=z_dim, width=width)
+            meta = _new_meta(cfg, corpus, corpus_source, seed, lr, batch_size)
+        data = torch.from_numpy(to_phrases(corpus.split("train"), cfg.n_bars, cfg.n_tracks, cfg.n_pitches))
+        meta["corpus"]["phrases"] = len(data)
+        if not resume:
+            meta["tracks"] = _track_meta(corpus, corpus_source, cfg.n_tracks)
+        torch.manual_seed(seed)  # weight init; later draws are step-derived
+        gen, critic = Generator(cfg).to(dev), Critic(cfg).to(dev)
+        opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.9))
+        opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+        if state is not None:
+            with loop.restoring(folder):
+                _restore(gen, critic, opt_g, opt_c, model_state, state, meta)
+        _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every)
+        return folder
 
 
 def _new_meta(cfg, corpus, source, seed, lr, batch_size) -> dict:
