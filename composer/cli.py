@@ -150,7 +150,7 @@ def corpus() -> None:
 def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool, workers: int | None) -> None:
     """Pieces, notes, tokens, vocabulary sizes, split sizes and skipped files of SOURCE."""
     from composer.corpora import load_corpus
-    from composer.midi_io import display_name
+    from composer.errors import show_path
 
     with _notices_on_stderr():
         info = load_corpus(source, seed=seed, use_cache=not no_cache, workers=workers).info()
@@ -158,7 +158,7 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool, workers: 
         click.echo(json.dumps(info, indent=1))  # ensure_ascii: a non-UTF-8 name stays valid JSON
         return
     split = info["split"]
-    click.echo(f"corpus      {display_name(info['corpus'])}")
+    click.echo(f"corpus      {show_path(info['corpus'])}")
     click.echo(f"pieces      {info['pieces']}  (skipped {len(info['skipped'])})")
     click.echo(f"notes       {info['notes']:,}")
     click.echo(f"tokens      {info['tokens']:,}  (OOV on test split {info['oov_rate_test']:.3%})")
@@ -166,7 +166,7 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool, workers: 
     click.echo(f"split       train {split['train']}, validation {split['validation']}, test {split['test']}")
     click.echo(f"meters      {', '.join(info['time_signatures'])}")
     for s in info["skipped"]:
-        click.echo(f"skipped     {display_name(s['path'])}: {_one_line(s['reason'])}")
+        click.echo(f"skipped     {show_path(s['path'])}: {_one_line(s['reason'])}")
 
 
 @contextlib.contextmanager
@@ -178,13 +178,6 @@ def _notices_on_stderr():
             f"composer: notice: {_one_line(str(message))}", err=True
         )
         yield
-
-
-def _one_line(text: str) -> str:
-    """Control characters (a newline in a file name) and non-UTF-8 bytes escaped: one line."""
-    from composer.midi_io import display_name
-
-    return display_name(text)
 
 
 @main.command(epilog=_examples("composer render out.mid --png out.png"))

@@ -19,7 +19,7 @@ import numpy as np
 
 from composer import smf
 from composer.atomic import write_output
-from composer.errors import ComposerError, MidiError
+from composer.errors import ComposerError, MidiError, show_path
 from composer.music import DEFAULT_RESOLUTION, Note, Score, Track
 
 MAX_FILE_BYTES = 8 * 2**20  # real MIDI files are far smaller
@@ -85,16 +85,7 @@ def read_midifile(path_or_dash: str | os.PathLike, resolution: int = DEFAULT_RES
 
 
 def _name(path_or_dash: str | os.PathLike) -> str:
-    return "<stdin>" if path_or_dash == "-" else display_name(path_or_dash)
-
-
-def display_name(path: str | os.PathLike) -> str:
-    """A path as one printable line: bytes that are not UTF-8 as \\xNN, control characters escaped.
-
-    ``display_name("caf\\udce9.mid")`` (a Latin-1 name read from disk) is ``"caf\\xe9.mid"``.
-    """
-    text = os.fsencode(path).decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+    return "<stdin>" if path_or_dash == "-" else show_path(path_or_dash)
 
 
 def _read_bounded(path_or_dash: str | os.PathLike, name: str) -> bytes:

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from composer.corpora import pool
-from composer.errors import ComposerError, CorpusError
-from composer.midi_io import display_name, read_midi
+from composer.errors import ComposerError, CorpusError, show_path
+from composer.midi_io import read_midi
 from composer.music import Score
 
 SUFFIXES = (".mid", ".midi")
@@ -65,7 +65,7 @@ def _read_one(path: Path, resolution: int) -> tuple[Score | None, str]:
     try:
         score = read_midi(path, resolution)
     except ComposerError as e:
-        return None, str(e).removeprefix(f"{display_name(path)}: ")
+        return None, str(e).removeprefix(f"{show_path(path)}: ")
     if not score.n_notes:
         return None, "no notes"
     return score, ""
