@@ -306,16 +306,18 @@ def test_sampling_that_stops_moving_on_is_an_error_not_a_loop(ck, monkeypatch):
     from composer.errors import SamplingError
     from composer.generation import lstm as generation
 
-    real = generation._allowed
+    from composer.representations.token_codec import TokenCodec
 
-    def only_zero_shift(model, stream, chosen):
-        ok = real(model, stream, chosen)
+    real = TokenCodec.allowed
+
+    def only_zero_shift(codec, stream, state):
+        ok = real(codec, stream, state)
         if stream == "shift":
-            ok[generation.Vocab.N_SPECIAL :] = np.asarray(model.vocab.values["shift"]) == 0
+            ok[generation.Vocab.N_SPECIAL :] = np.asarray(codec.vocab.values["shift"]) == 0
         return ok
 
     model = generation.load_model(ck)
-    monkeypatch.setattr(generation, "_allowed", only_zero_shift)
+    monkeypatch.setattr(TokenCodec, "allowed", only_zero_shift)
     with pytest.raises(SamplingError, match=r"sampling stalled: 1024 events at step 0"):
         generation.generate_lstm(ck, bars=1)
     assert model.vocab.values["shift"][0] == 0

@@ -44,7 +44,8 @@ def test_a_second_run_into_a_locked_folder_is_refused_naming_the_first(holder):
     with pytest.raises(ComposerError, match=rf"^{re.escape(message)}$"), loop.locked(out):
         pass
     result = CliRunner().invoke(main, ["train", "--out", str(out), "--steps", "1"])
-    assert result.exit_code == 2 and result.output == f"composer: error: {message}\n"
+    first = f"training lstm: writing to {out}\n"  # the CLI says where before the library takes the lock
+    assert result.exit_code == 2 and result.output == f"{first}composer: error: {message}\n"
     assert not (out / "meta.json").exists()
 
 
