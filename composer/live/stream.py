@@ -163,4 +163,5 @@ class BarStream:
 
     def close(self) -> None:
         self.stop_event.set()
-        self.thread.join(timeout=2.0)
+        if self.thread.is_alive():
+            self.thread.join(timeout=2.0)
