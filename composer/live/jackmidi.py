@@ -221,3 +221,41 @@ def open_output(port: str | None = None, virtual: str | None = None) -> JackOutp
         out.close()
         raise
     return out
+
+
+class JackInput:
+    """A JACK MIDI input connected from ``source``: ``callback(message, seconds)`` for each event,
+    stamped with its frame (frames / rate: the clock JackOutput.clock() runs on), in JACK's thread."""
+
+    def __init__(self, callback, source: str):
+        jack = _jack()
+        try:
+            self.client = jack.Client("composer-in", no_start_server=True)
+        except jack.JackError as e:
+            raise PortError(f"MIDI API 'jack' is not available: {e} (is a JACK server running?)") from None
+        self.callback, self.rate = callback, self.client.samplerate
+        self.port = self.client.midi_inports.register("in")
+        self.jack_client = self.client
+        self.client.set_process_callback(self._process)
+        try:
+            self.client.activate()
+            names = [p.name for p in self.client.get_ports(is_midi=True, is_output=True)]
+            self.name = names[pick(names, source, "input")]
+            self.client.connect(self.name, self.port)
+        except BaseException:
+            self.close()
+            raise
+
+    def _process(self, frames: int) -> None:
+        f0 = self.jack_client.last_frame_time
+        for offset, data in self.port.incoming_midi_events():
+            self.callback(list(bytes(data)), (f0 + offset) / self.rate)
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.deactivate()  # cffi lets go of the GIL here, so a callback in flight can finish
+                client.close()
+            except Exception:
+                pass

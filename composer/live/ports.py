@@ -260,9 +260,14 @@ def open_input(
 ) -> InputPort:
     """Open an input port (existing by substring, or virtual) and deliver each message to ``callback``.
 
-    The timestamp passed is ``clock()`` at arrival (time.perf_counter by default), not rtmidi's delta.
+    The timestamp passed is ``clock()`` at arrival (time.perf_counter by default), not rtmidi's delta;
+    with ``api="jack"`` it is the message's frame in seconds, JACK output's clock.
     """
     clock = clock or time.perf_counter
+    if api == "jack" and port is not None:  # stamped with its frame, on JackOutput's clock
+        from composer.live import jackmidi
+
+        return jackmidi.JackInput(callback, port)
     if port is None:
         check_virtual()
         name = virtual or DEFAULT_VIRTUAL

@@ -106,7 +106,8 @@ class Player:
         if now >= self._next_watch:
             self._next_watch = now + WATCH_EVERY
             if not self.port.alive():
-                raise PortError(f"MIDI port {self.port.name!r} vanished mid-stream")
+                why = getattr(self.port, "lost", None)  # the JACK port says what went
+                raise PortError(why or f"MIDI port {self.port.name!r} vanished mid-stream")
 
     def wait_until(self, timeline, beat: float) -> float:
         """Block until ``beat`` is due on ``timeline`` (less the port's lookahead); return its time.
@@ -122,9 +123,10 @@ class Player:
                 raise Restart
             target = timeline.at(beat)
             if target is None:
-                self.take_back()
-                if +self.open:
-                    self.release_notes()
+                if self.lookahead:  # events handed over early for a time that no longer holds
+                    self.take_back()
+                if +self.open and not getattr(timeline, "running", False):  # stopped, not just
+                    self.release_notes()  # short of pulses for a tempo
                 self.sleep(0.001)
                 continue
             wait = target - self.lookahead - now
@@ -244,9 +246,9 @@ def play(
     ``again`` makes the events anew for a timeline that restarts (MIDI Start after Stop): playback
     then goes back to the top. Without it a restart carries on where the stream is.
     """
-    follows = hasattr(timeline, "starts")  # an external clock, stamped with perf_counter
+    follows = hasattr(timeline, "starts")  # an external clock, stamped on the port's clock (open_input)
     if clock is None:  # the port's own clock where it has one (JACK's frames), else the system's
-        clock = time.perf_counter if follows else getattr(port, "clock", time.perf_counter)
+        clock = getattr(port, "clock", time.perf_counter)
     player = Player(port, clock=clock, sleep=sleep, record=record)
     if follows:  # the clock may stop on any pulse: hand nothing over early
         player.lookahead = 0.0

@@ -8,6 +8,7 @@ then exits with 128 + the signal number. Nothing counts as played until the port
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -65,6 +66,22 @@ def signals_stop_playback() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def quick_gil() -> Iterator[None]:
+    """Within the block no thread holds the GIL for long: a 0.5 ms switch interval, and the objects
+    alive now frozen out of the garbage collector, whose full passes over them would otherwise hold
+    the GIL for milliseconds while a JACK process callback waits for it."""
+    switch = sys.getswitchinterval()
+    gc.collect()
+    gc.freeze()
+    sys.setswitchinterval(0.0005)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(switch)
+        gc.unfreeze()
+
+
+@contextlib.contextmanager
 def realtime_priority(priority: int = 10) -> Iterator[bool]:
     """Best effort: run the calling thread under SCHED_RR, as a DAW's MIDI thread does, where the OS
     allows it (Linux with CAP_SYS_NICE or an rtprio limit); otherwise leave it as it is.
@@ -106,7 +123,9 @@ def play_events(
         The port could not confirm that every message reached the server.
     """
     on_wait = on_wait or (lambda _text: None)
-    with signals_stop_playback():
+    # Realtime from open to close: JACK's process callback needs the GIL, and a main thread that the
+    # machine's other jobs preempt while it holds the GIL would make the callback miss its cycle.
+    with signals_stop_playback(), realtime_priority(), quick_gil():
         out = open_output(options.api, options.port, options.virtual)
         inp = None
         try:
@@ -114,14 +133,15 @@ def play_events(
                 follower = ClockFollower()
                 inp = open_input(follower.on_message, options.api, port=options.sync)
                 timeline = follower
+                if hasattr(out, "wait_cycles"):  # JACK connects on a later cycle: then Start is heard
+                    out.wait_cycles(2)
             if options.clock:
                 events = with_clock(events, end)
                 again = again and (lambda make=again: with_clock(make(), end))
             _lead_in(out, options, on_wait)
-            with realtime_priority():
-                if options.sync:  # tell the user (and a DAW-side script) that Start will now be heard
-                    on_wait(f"waiting for MIDI Start on {options.sync}")
-                stats = play(events, out, timeline, record=record, again=again)
+            if options.sync:  # tell the user (and a DAW-side script) that Start will now be heard
+                on_wait(f"waiting for MIDI Start on {options.sync}")
+            stats = play(events, out, timeline, record=record, again=again)
             out.drain()
             return stats
         except BaseException:
@@ -194,15 +214,14 @@ def play_live(
 ) -> tuple[PlayStats, StreamStats]:
     """Generate bars in a background thread and play them as they come; returns both stats.
 
-    Playback starts once the first bar exists (the model is loaded). The thread switch interval is
-    lowered meanwhile, so the generator thread cannot hold the GIL long when an event is due.
+    Playback starts once the first bar exists (the model is loaded); ``quick_gil`` keeps the
+    generator thread from holding the GIL long when an event is due.
     ``on_exit(stream_stats, play_stats)`` runs however playback ends (``play_stats`` None unless it
     ended normally) (a signal or an error included), so the
     caller can report headroom every time. A Start after Stop on ``--sync`` carries on: generated
     music has no top to go back to.
     """
     stream = BarStream(bars, n_bars=n_bars, channels=channels, bpm=bpm)
-    switch = sys.getswitchinterval()
     stats = None
     try:
         with signals_stop_playback():
@@ -210,12 +229,10 @@ def play_live(
             first = stream.wait_first()
             if first is None:
                 raise ComposerError("the generator produced no bars")
-            sys.setswitchinterval(0.0005)
             timeline = Timeline.fixed(bpm or first.bpm)
             stats = play_events(stream.events(), timeline, options, on_wait=on_wait)
         return stats, stream.stats
     finally:
-        sys.setswitchinterval(switch)
         stream.close()
         if on_exit is not None:
             on_exit(stream.stats, stats)

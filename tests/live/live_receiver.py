@@ -1,50 +1,51 @@
-"""A real JACK MIDI listener for the live tests: a JACK-Client input that stamps each message with its frame.
+"""A real JACK MIDI listener for the live tests: a JACK-Client input, in its own process, that stamps each
+message with its frame.
 
-The stamp is the cycle's first frame (``last_frame_time``) plus the event's offset in the cycle:
-the frame the sender wrote it at. So timing is measured sample-accurately, independent of when
-this process got to run, and a cycle the server skipped under load does not shift later stamps
-(jack_midi_dump -a counts its own cycles instead, which drifts when cycles are skipped).
+The stamp is the cycle's first frame (``last_frame_time``) plus the event's offset in the cycle: the
+frame the sender wrote it at. So timing is measured sample-accurately, independent of when anything
+got to run, and a cycle the server skipped does not shift later stamps (jack_midi_dump -a counts its
+own cycles, which drifts then). It runs in a child process whose threads are all realtime where the
+OS allows, as a DAW's are: a listener that waits for the GIL held by pytest would be late, and an
+asynchronous JACK server drops what a late client should have read.
+
+    python live_receiver.py CLIENT_NAME      # prints "ready PORT", then "FRAME HEX HEX..." lines
 """
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 
-import jack
-
-from composer.live.jackmidi import _realtime_thread
-
-RATE = 48000  # the test server's sample rate (conftest.py)
+RATE = 48000  # the test servers' sample rate (conftest.py)
 
 
 class Receiver:
-    """A JACK MIDI input named ``<client>:in`` that records (seconds, message) for every message.
+    """A JACK MIDI input ``<client>:in`` that records (seconds, message) for every message it reads.
 
-    Seconds are frames / the server's rate.
+    Seconds are frames / RATE.
     """
 
     def __init__(self, name=None):
         self.lock = threading.Lock()
         self.got = []
-        self.started = False
-        self.client = self.jack = jack.Client(name or f"rx-{uuid.uuid4().hex[:6]}", no_start_server=True)
-        self.port = self.jack.midi_inports.register("in")
-        self.name = self.port.name  # what --port takes
-        self.rate = self.jack.samplerate
-        self.jack.set_process_callback(self._process)
-        self.jack.activate()
+        cmd = [sys.executable, __file__, name or f"rx-{uuid.uuid4().hex[:6]}"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        first = self.proc.stdout.readline().split()
+        if first[:1] != ["ready"]:
+            self.close()
+            raise RuntimeError(f"the JACK receiver did not start: {first}")
+        self.name = first[1]  # what --port takes
+        self.client = _Connector()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    def _process(self, frames):
-        if not self.started:  # a listener thread as a DAW runs it: realtime where the OS allows
-            self.started = _realtime_thread()
-        f0 = self.client.last_frame_time
-        events = [
-            ((f0 + offset) / self.rate, tuple(bytes(data)))
-            for offset, data in self.port.incoming_midi_events()
-        ]
-        if events:
+    def _read(self):
+        for line in self.proc.stdout:
+            frame, *data = line.split()
             with self.lock:
-                self.got.extend(events)
+                self.got.append((int(frame) / RATE, tuple(int(b, 16) for b in data)))
 
     def messages(self):
         with self.lock:
@@ -60,9 +61,25 @@ class Receiver:
         return predicate(self.messages())
 
     def close(self):
-        if self.jack is not None:
-            client, self.jack = self.jack, None
-            client.deactivate()
+        if self.proc.poll() is None:
+            self.proc.stdin.close()  # the child exits when its stdin closes
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class _Connector:
+    """``connect(a, b)`` between two JACK ports, through a short-lived client."""
+
+    def connect(self, source, destination):
+        import jack
+
+        client = jack.Client("rx-connect", no_start_server=True)
+        try:
+            client.connect(source, destination)
+        finally:
             client.close()
 
 
@@ -75,3 +92,51 @@ def open_notes(msgs):
         elif m[0] & 0xF0 in (0x80, 0x90) and open_.get((m[0] & 15, m[1])):
             open_[m[0] & 15, m[1]] -= 1
     return {k: v for k, v in open_.items() if v}
+
+
+def _realtime(priority):
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (AttributeError, OSError):
+        pass
+
+
+def main(name):
+    import jack
+
+    got, lock = [], threading.Lock()
+    client = jack.Client(name, no_start_server=True)
+    port = client.midi_inports.register("in")
+    first = [True]
+
+    def process(frames):
+        if first[0]:
+            first[0] = False
+            _realtime(60)
+        f0 = client.last_frame_time
+        events = [(f0 + offset, bytes(data).hex(" ")) for offset, data in port.incoming_midi_events()]
+        if events:
+            with lock:
+                got.extend(events)
+
+    client.set_process_callback(process)
+    client.activate()
+    _realtime(20)
+    print("ready", port.name, flush=True)
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    while True:
+        stopping = stop.wait(0.005)
+        with lock:
+            batch, got[:] = list(got), []
+        if batch:
+            sys.stdout.write("".join(f"{frame} {data}\n" for frame, data in batch))
+            sys.stdout.flush()
+        if stopping:
+            break
+    client.deactivate()
+    client.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
