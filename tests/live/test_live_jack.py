@@ -316,3 +316,13 @@ def test_windows_has_no_virtual_ports(monkeypatch):
     monkeypatch.setattr(sys, "platform", "win32")
     with pytest.raises(PortError, match="--port"):
         open_output("auto", virtual="x")
+
+
+@pytest.mark.skipif(os.path.exists("/dev/snd/seq"), reason="ALSA works here: nothing to suggest")
+def test_ports_without_alsa_suggests_the_jack_api(jack):
+    r = run("ports", timeout=20)
+    assert r.returncode == 2
+    assert r.stderr == (
+        "composer: error: MIDI API 'auto' is not available here (no ALSA sequencer: /dev/snd/seq is"
+        " missing); MIDI APIs that work here: --api jack\n"
+    )
