@@ -9,8 +9,8 @@ tests (tests/live/live_receiver.py):
   minus due time, less the constant latency): p50, p99, max;
 - ``live``: `composer live --model M --bars B --bpm 120`, ``--runs`` times per model; messages the
   command reported against messages received, notes left open, exit status, headroom;
-- ``signals``: `composer play --loop`, stopped by SIGINT, SIGTERM, SIGHUP and SIGQUIT in turn after
-  2-5 s, ``--runs`` times in all; exit status, notes left open, the closing controllers.
+- ``signals``: `composer play --loop`, stopped by SIGINT, SIGTERM, SIGHUP and SIGQUIT in turn 0.5-3 s
+  after the first notes arrive, ``--runs`` times in all; exit status, notes left open, the closing controllers.
 
     python benchmarks/bench_live_timing.py play --minutes 5 --runs 10
     python benchmarks/bench_live_timing.py live --bars 150 --runs 10
@@ -144,7 +144,8 @@ def signal_run(path: Path, sig: signal.Signals) -> dict:
     try:
         cmd = ["composer", "play", str(path), "--api", "jack", "--port", rx.name, "--loop"]
         proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-        time.sleep(random.uniform(2, 5))
+        rx.wait_for(lambda m: len(m) > 10, timeout=60)  # mid-play: startup under load can take seconds
+        time.sleep(random.uniform(0.5, 3))
         proc.send_signal(sig)
         try:
             code = proc.wait(timeout=10)

@@ -361,10 +361,11 @@ def _run_playback(start, *args, **kwargs):
     """Run a composer.live play function; a signal ends it with one line and exit 128 + signal."""
     import signal
 
-    from composer.live.session import Stopped
+    from composer.live.session import Stopped, signals_stop_playback
 
     try:
-        return start(*args, **kwargs)
+        with signals_stop_playback():  # from here on, not only once a port is open
+            return start(*args, **kwargs)
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
         click.echo(f"composer: stopped by {signal.Signals(signum).name}; all notes off", err=True)
