@@ -368,7 +368,9 @@ def _run_playback(start, *args, **kwargs):
             return start(*args, **kwargs)
     except KeyboardInterrupt as e:
         signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
-        click.echo(f"composer: stopped by {signal.Signals(signum).name}; all notes off", err=True)
+        lost = getattr(e, "unconfirmed", None)
+        done = f"closing note-offs not confirmed: {lost}" if lost else "all notes off"
+        click.echo(f"composer: stopped by {signal.Signals(signum).name}; {done}", err=True)
         raise SystemExit(128 + signum) from None
 
 

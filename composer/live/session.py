@@ -32,6 +32,7 @@ class Stopped(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+        self.unconfirmed: str | None = None  # why the closing messages could not be confirmed
 
 
 @dataclass
@@ -144,9 +145,12 @@ def play_events(
             stats = play(events, out, timeline, record=record, again=again)
             out.drain()
             return stats
-        except BaseException:
-            with contextlib.suppress(PortError):
+        except BaseException as e:
+            try:
                 out.drain()  # the closing note-offs must get out too
+            except PortError as lost:
+                if isinstance(e, Stopped):  # the signal's one line must not claim what was not confirmed
+                    e.unconfirmed = str(lost)
             raise
         finally:
             if inp is not None:
