@@ -225,7 +225,7 @@ def play_live(
     caller can report headroom every time. A Start after Stop on ``--sync`` carries on: generated
     music has no top to go back to.
     """
-    stream = BarStream(bars, n_bars=n_bars, channels=channels, bpm=bpm)
+    stream = BarStream(bars, n_bars=n_bars, channels=channels, bpm=bpm, priority=5)
     stats = None
     try:
         with signals_stop_playback():
