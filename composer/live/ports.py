@@ -81,7 +81,8 @@ def _why(api: str) -> str:
 def _suggest(api: str) -> str:
     others = [a for a in working_apis() if a != api]
     if not others:
-        return "no other MIDI API works on this machine (start a JACK server for --api jack)"
+        hint = "" if api == "jack" else " (start a JACK server for --api jack)"
+        return f"no other MIDI API works on this machine{hint}"
     return "MIDI APIs that work here: " + ", ".join(f"--api {a}" for a in others)
 
 
