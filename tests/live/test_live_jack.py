@@ -253,6 +253,8 @@ def test_sync_follows_stop_continue_and_restarts_from_the_top(receiver, tmp_path
     try:
         assert proc.stderr.readline() == f"composer: waiting for MIDI Start on {clock.name}\n"
         assert receiver.messages() == []  # nothing before Start
+        assert clock.out.connections() == 1  # composer listens to the clock port
+        assert clock.out.wait_cycles(4)  # and the connection is in the graph the server runs
 
         def ons():
             return [m for _, m in note_ons(receiver.messages())]
