@@ -5,6 +5,7 @@ worker thread does, and reports music time over generation time (the first bar, 
 model, is reported apart). A model whose checkpoint is not there is reported as skipped.
 
     python benchmarks/bench_live_headroom.py --bars 64
+    python benchmarks/bench_live_headroom.py --bars 64 --bpm 120 --load 2   # two CPU-bound processes beside
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -47,8 +51,18 @@ def main() -> None:
     ap.add_argument(
         "--bpm", type=float, default=None, help="Tempo for the real-time side (default: the model's)."
     )
+    ap.add_argument("--load", type=int, default=0, help="CPU-bound processes running beside it")
     args = ap.parse_args()
-    print(json.dumps([measure(m, args.bars, args.bpm) for m in ("lstm", "musegan")], indent=1))
+    spin = "import time\nend = time.monotonic() + 3600\nwhile time.monotonic() < end: pass"
+    load = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(args.load)]
+    try:
+        results = [measure(m, args.bars, args.bpm) for m in ("lstm", "musegan")]
+    finally:
+        for p in load:
+            p.kill()
+    for r in results:
+        r.update(load_processes=args.load, loadavg=round(os.getloadavg()[0], 1))
+    print(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -243,13 +243,16 @@ API_CHOICES = click.Choice(["auto", "alsa", "jack", "coremidi", "winmm"])
 
 
 def _port_options(f):
-    """--api, --port, --virtual, --clock and --delay: where and how to play (composer.live)."""
+    """--api, --port, --virtual, --clock, --delay and --no-wait: where and how to play (composer.live)."""
     options = [
         click.option("--api", type=API_CHOICES, default="auto", show_default=True, help="MIDI backend."),
         click.option("--port", default=None, help="Existing output port whose name contains this."),
         click.option("--virtual", default=None, help="Create a virtual output port [composer]."),
         click.option("--clock", "send_clock", is_flag=True, help="Send MIDI beat clock with Start/Stop."),
-        click.option("--delay", type=Finite(0, 60), help="Lead-in seconds [1 if virtual, else 0]."),
+        click.option("--delay", type=Finite(0, 60), help="Lead-in seconds [0; 1 if virtual on ALSA]."),
+        click.option(
+            "--no-wait", is_flag=True, help="With --virtual: start without waiting for a connection."
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -439,13 +442,15 @@ def generate(
 
     _check_model_options(ctx, model)
     fmt = _output_format(output, fmt)
-    port = {k: opts.pop(k) for k in ("api", "port", "virtual", "send_clock", "delay")}
+    port = {k: opts.pop(k) for k in ("api", "port", "virtual", "send_clock", "delay", "no_wait")}
     if (
         not play_it
         and any(v not in (None, False, "auto") for v in port.values())
         or (no_write and not play_it)
     ):
-        raise ComposerError("--api, --port, --virtual, --clock, --delay and --no-write need --play")
+        raise ComposerError(
+            "--api, --port, --virtual, --clock, --delay, --no-wait and --no-write need --play"
+        )
     write = not (play_it and (no_write or (output == "-" and sys.stdout.isatty())))
     if write and output == "-" and sys.stdout.isatty():
         kind, ext = ("MusicXML", "musicxml") if fmt == "musicxml" else ("MIDI", "mid")
@@ -477,7 +482,7 @@ def generate(
     if play_it:
         from composer.live import play_score
 
-        stats = _run_playback(play_score, score, _port_settings(**port), bpm=opts.get("bpm"))
+        stats = _run_playback(play_score, score, _port_settings(**port), bpm=opts.get("bpm"), on_wait=_say)
         click.echo(f"played {stats.sent} messages", err=True)
 
 
@@ -554,35 +559,47 @@ def _parse_programs(text: str | None) -> list[int] | None:
         raise ComposerError(f"--programs {text!r}: expected GM programs 0-127 separated by commas") from None
 
 
-def _port_settings(api, port, virtual, send_clock, delay, sync=None):
+def _port_settings(api, port, virtual, send_clock, delay, no_wait=False, sync=None):
     from composer.live import PortOptions
 
-    return PortOptions(api=api, port=port, virtual=virtual, clock=send_clock, sync=sync, delay=delay)
+    return PortOptions(
+        api=api, port=port, virtual=virtual, clock=send_clock, sync=sync, delay=delay, wait=not no_wait
+    )
+
+
+def _say(text: str) -> None:
+    """A status line from the player (what it waits for), flushed: scripts wait on it."""
+    click.echo(f"composer: {text}", err=True)
 
 
 def _run_playback(start, *args, **kwargs):
     """Run a composer.live play function; a signal ends it with one line and exit 128 + signal."""
-    from composer.live.session import Stopped
+    import signal
+
+    from composer.live.session import Stopped, signals_stop_playback
 
     try:
-        return start(*args, **kwargs)
+        with signals_stop_playback():  # from here on, not only once a port is open
+            return start(*args, **kwargs)
     except KeyboardInterrupt as e:
-        signum = e.signum if isinstance(e, Stopped) else 2
-        click.echo(f"composer: stopped by {'SIGTERM' if signum == 15 else 'SIGINT'}; all notes off", err=True)
+        signum = e.signum if isinstance(e, Stopped) else signal.SIGINT
+        lost = getattr(e, "unconfirmed", None)
+        done = f"closing note-offs not confirmed: {lost}" if lost else "all notes off"
+        click.echo(f"composer: stopped by {signal.Signals(signum).name}; {done}", err=True)
         raise SystemExit(128 + signum) from None
 
 
 @main.command(epilog=_examples("composer ports", "composer ports --api jack"))
 @click.option("--api", type=API_CHOICES, default="auto", show_default=True, help="MIDI backend.")
 def ports(api: str) -> None:
-    """List the MIDI output ports (to play to) and input ports (to --sync from)."""
+    """List the MIDI ports to send to (--port) and to sync from (--sync)."""
     from composer.live import list_ports
 
     outputs, inputs = list_ports(api)
-    click.echo("outputs:")
+    click.echo("send to (--port):")
     for name in outputs:
         click.echo(f"  {name}")
-    click.echo("inputs:")
+    click.echo("sync from (--sync):")
     for name in inputs:
         click.echo(f"  {name}")
 
@@ -602,7 +619,8 @@ def play(midi_file: str, bpm: float | None, loop: bool, sync: str | None, **port
     """Play MIDI_FILE (or - for stdin) to a MIDI port, in time, with no stuck notes."""
     from composer.live import play_file
 
-    stats = _run_playback(play_file, midi_file, _port_settings(**port, sync=sync), bpm=bpm, loop=loop)
+    options = _port_settings(**port, sync=sync)
+    stats = _run_playback(play_file, midi_file, options, bpm=bpm, loop=loop, on_wait=_say)
     click.echo(f"played {stats.sent} messages", err=True)
 
 
@@ -642,11 +660,17 @@ def live(model: str, checkpoint, seed: int, bars, channels, bpm, sync, **port) -
     stream = module.stream_bars(checkpoint=_checkpoint(checkpoint, model), seed=seed)
     options = _port_settings(**port, sync=sync)
     channels = _parse_channels(channels)
-    stats, gen = _run_playback(play_live, stream, options, n_bars=bars, channels=channels, bpm=bpm)
+    _run_playback(play_live, stream, options, bars, channels, bpm, on_wait=_say, on_exit=_report_live)
+
+
+def _report_live(gen, stats) -> None:
+    """Bars, messages and headroom of a `live` run, however it ended (``stats`` is None when stopped)."""
     headroom = gen.headroom()
+    sent = f"{stats.sent} messages" if stats is not None else "stopped"
     click.echo(
-        f"played {len(gen.bar_seconds)} bars ({stats.sent} messages); generation "
+        f"played {len(gen.bar_seconds)} bars ({sent}); generation "
         + (f"{headroom:.0f}x faster than real time" if headroom else "time not measurable")
-        + f"; first bar (with model loading) {gen.bar_seconds[0]:.2f} s; playback waited {gen.waits} times",
+        + (f"; first bar (with model loading) {gen.bar_seconds[0]:.2f} s" if gen.bar_seconds else "")
+        + f"; playback waited {gen.waits} times",
         err=True,
     )

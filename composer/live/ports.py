@@ -2,6 +2,8 @@
 
 An OutputPort sends raw message bytes and can tell whether its destination still exists, because
 python-rtmidi does not report a vanished port (python-rtmidi #98): the scheduler polls ``alive()``.
+``--api jack`` output goes through composer.live.jackmidi instead (events written at their frame);
+ALSA, CoreMIDI and WinMM hand each message to the OS synchronously, so closing loses nothing.
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from composer.errors import ComposerError
 
 APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
 DEFAULT_VIRTUAL = "composer"
-SETTLE = 0.05  # seconds to let a new connection take effect
-DRAIN = 0.2  # seconds to let queued messages out before closing
 VANISHED = 3  # exit status of composer.live.watch when the port is gone
 _RTMIDI_API = {
     "alsa": "API_LINUX_ALSA",
@@ -31,6 +31,10 @@ _RTMIDI_API = {
 
 class PortError(ComposerError):
     """A MIDI backend or port that cannot be used: unknown name, missing backend, vanished port."""
+
+
+class DeliveryError(PortError):
+    """Messages handed to a port could not be confirmed as delivered (a stalled or vanished server)."""
 
 
 def _rtmidi():
@@ -55,17 +59,48 @@ def _api_id(api: str) -> int:
 
 def _open(kind: str, api: str, client: str):
     """A MidiOut or MidiIn on ``api``; a backend that cannot start (no ALSA sequencer, no JACK server)
-    becomes one PortError line."""
+    becomes one PortError line naming the APIs that do work here."""
     rtmidi = _rtmidi()
     api_id = _api_id(api)
     cls = rtmidi.MidiOut if kind == "out" else rtmidi.MidiIn
     try:
         with _quiet_stderr():  # libasound/libjack print their own lines; ours says it once
             return cls(api_id, name=client)
-    except Exception as e:  # rtmidi raises SystemError/RtMidiError with multi-line backend text
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        hint = " (is a JACK server running?)" if api == "jack" else ""
-        raise PortError(f"MIDI API {api!r} is not available: {first}{hint}") from None
+    except Exception:  # rtmidi raises SystemError/RtMidiError with multi-line backend text
+        raise PortError(f"MIDI API {api!r} is not available here{_why(api)}; {_suggest(api)}") from None
+
+
+def _why(api: str) -> str:
+    if api == "jack":
+        return " (is a JACK server running?)"
+    if api in ("alsa", "auto") and sys.platform.startswith("linux"):
+        return " (no ALSA sequencer: /dev/snd/seq is missing)"
+    return ""
+
+
+def _suggest(api: str) -> str:
+    others = [a for a in working_apis() if a != api]
+    if not others:
+        hint = "" if api == "jack" else " (start a JACK server for --api jack)"
+        return f"no other MIDI API works on this machine{hint}"
+    return "MIDI APIs that work here: " + ", ".join(f"--api {a}" for a in others)
+
+
+def working_apis() -> list[str]:
+    """The APIs compiled into python-rtmidi whose backend starts on this machine right now."""
+    rtmidi = _rtmidi()
+    compiled = set(rtmidi.get_compiled_api())
+    ok = []
+    for api in APIS[1:]:
+        if getattr(rtmidi, _RTMIDI_API[api]) not in compiled:
+            continue
+        try:
+            with _quiet_stderr():
+                rtmidi.MidiOut(getattr(rtmidi, _RTMIDI_API[api]), name="composer-probe").delete()
+        except Exception:
+            continue
+        ok.append(api)
+    return ok
 
 
 @contextlib.contextmanager
@@ -96,7 +131,7 @@ def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
         inp.delete()
 
 
-def _pick(names: list[str], wanted: str, what: str) -> int:
+def pick(names: list[str], wanted: str, what: str) -> int:
     """Index of the port whose name contains ``wanted`` (an exact match wins over substrings)."""
     if wanted in names:
         return names.index(wanted)
@@ -111,7 +146,7 @@ def _pick(names: list[str], wanted: str, what: str) -> int:
     raise PortError(f"no {what} port matches {wanted!r}; available {what} ports: {listing}")
 
 
-def _check_virtual() -> None:
+def check_virtual() -> None:
     if sys.platform.startswith("win"):
         raise PortError("Windows MIDI (WinMM) has no virtual ports; pick an existing port with --port NAME")
 
@@ -137,6 +172,20 @@ class OutputPort:
             cmd = [sys.executable, "-m", "composer.live.watch", api, self.target]
             self.watcher = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    lookahead = 0.0  # messages are sent when due: the scheduler's absolute-time loop times them
+
+    def send_at(self, message, due: float | None) -> None:
+        self.send(message)
+
+    def cancel(self) -> list[tuple[int, ...]]:
+        return []  # nothing is queued on our side
+
+    def drain(self, timeout: float = 0.0) -> None:
+        """Nothing to wait for: ALSA, CoreMIDI and WinMM take each message synchronously."""
+
+    def connections(self) -> int | None:
+        return None  # rtmidi cannot tell who listens to a virtual port
+
     def alive(self) -> bool:
         """False once the destination port is gone; never blocks (only asks whether the watchdog runs)."""
         if self.watcher is None:
@@ -144,14 +193,11 @@ class OutputPort:
         return self.watcher.poll() != VANISHED
 
     def close(self) -> None:
-        """Close after DRAIN seconds: JACK delivers queued messages on its next cycles, and closing
-        sooner would drop the last ones (the note-offs and controllers that end playback)."""
         if self.watcher is not None:
             self.watcher.kill()
             self.watcher.wait()
         if self.midi is None:
             return
-        time.sleep(DRAIN)
         midi, self.midi = self.midi, None  # closing twice would crash inside rtmidi
         try:
             midi.close_port()
@@ -168,16 +214,20 @@ def open_output(api: str = "auto", port: str | None = None, virtual: str | None 
     if port is not None and virtual is not None:
         raise PortError("give either --port or --virtual, not both")
     if port is None:
-        _check_virtual()
+        check_virtual()
+    if api == "jack":  # sample-accurate JACK-Client backend, imported only here
+        from composer.live import jackmidi
+
+        return jackmidi.open_output(port, virtual)
+    if port is None:
         name = virtual or DEFAULT_VIRTUAL
         midi = _open("out", api, name)
         midi.open_virtual_port("out")
         return OutputPort(midi, f"{name}:out", None)
     midi = _open("out", api, "composer")
     names = list(midi.get_ports())
-    index = _pick(names, port, "output")
-    midi.open_port(index, "out")
-    time.sleep(SETTLE)  # JACK connects on a later process cycle; earlier messages would be lost
+    index = pick(names, port, "output")
+    midi.open_port(index, "out")  # ALSA/CoreMIDI/WinMM connect synchronously: no settling wait
     out = OutputPort(midi, names[index], names[index])
     out.watch(api)
     return out
@@ -211,11 +261,16 @@ def open_input(
 ) -> InputPort:
     """Open an input port (existing by substring, or virtual) and deliver each message to ``callback``.
 
-    The timestamp passed is ``clock()`` at arrival (time.perf_counter by default), not rtmidi's delta.
+    The timestamp passed is ``clock()`` at arrival (time.perf_counter by default), not rtmidi's delta;
+    with ``api="jack"`` it is the message's frame in seconds, JACK output's clock.
     """
     clock = clock or time.perf_counter
+    if api == "jack" and port is not None:  # stamped with its frame, on JackOutput's clock
+        from composer.live import jackmidi
+
+        return jackmidi.JackInput(callback, port)
     if port is None:
-        _check_virtual()
+        check_virtual()
         name = virtual or DEFAULT_VIRTUAL
         midi = _open("in", api, name)
         midi.open_virtual_port("in")
@@ -223,7 +278,7 @@ def open_input(
     else:
         midi = _open("in", api, "composer")
         names = list(midi.get_ports())
-        index = _pick(names, port, "input")
+        index = pick(names, port, "input")
         midi.open_port(index, "in")
         full = names[index]
     midi.ignore_types(sysex=True, timing=False, active_sense=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import queue
 import threading
 import time
@@ -60,12 +61,25 @@ class BarStream:
         Tempo used to report headroom; the first bar's tempo when None.
     clock : callable
         Clock used to time the generator.
+    priority : int or None
+        Run the worker under SCHED_RR at this priority where the OS allows (below the player's):
+        a worker preempted by other jobs while it holds the GIL would make JACK's process callback,
+        which needs the GIL, miss its cycle. Generation takes about 1% of real time, so it cannot
+        starve the machine.
     """
 
     def __init__(
-        self, bars: Iterator[Score], n_bars=None, channels=None, ahead=8, bpm=None, clock=time.perf_counter
+        self,
+        bars: Iterator[Score],
+        n_bars=None,
+        channels=None,
+        ahead=8,
+        bpm=None,
+        clock=time.perf_counter,
+        priority: int | None = None,
     ):
         self.bars, self.n_bars, self.channels, self.bpm, self.clock = bars, n_bars, channels, bpm, clock
+        self.priority = priority
         self.queue: queue.Queue = queue.Queue(maxsize=ahead)
         self.stop_event = threading.Event()
         self.stats = StreamStats()
@@ -77,6 +91,11 @@ class BarStream:
         return self
 
     def _work(self) -> None:
+        if self.priority:  # best effort, see __init__
+            try:
+                os.sched_setscheduler(0, os.SCHED_RR, os.sched_param(self.priority))
+            except (AttributeError, OSError):
+                pass
         try:
             counter = itertools.count() if self.n_bars is None else range(self.n_bars)
             for _ in counter:
@@ -163,4 +182,5 @@ class BarStream:
 
     def close(self) -> None:
         self.stop_event.set()
-        self.thread.join(timeout=2.0)
+        if self.thread.is_alive():
+            self.thread.join(timeout=2.0)

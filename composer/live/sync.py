@@ -1,7 +1,8 @@
 """Following an incoming MIDI beat clock: a Timeline whose tempo and position come from the clock.
 
 MIDI clock sends 24 pulses per quarter note. After Start (0xFA) the first pulse is beat 0; Stop
-(0xFC) pauses; Continue (0xFB) resumes where it stopped. Messages arrive on rtmidi's thread, so
+(0xFC) pauses; Continue (0xFB) resumes where it stopped. Each Start counts in ``starts``, so a player
+can tell that a Start after Stop means "from the top". Messages arrive on rtmidi's thread, so
 state changes happen under a lock; times are whatever clock stamped the messages (perf_counter).
 """
 
@@ -30,6 +31,7 @@ class ClockFollower:
         self.running = False
         self.count = 0  # pulses since Start; pulse k is beat k / 24
         self.fresh = False  # a pulse arrived since the last Start/Continue, so its time can be trusted
+        self.starts = 0  # Start messages received
 
     def on_message(self, msg: list[int] | tuple[int, ...], t: float) -> None:
         """Feed one incoming message with its arrival time (rtmidi's callback thread)."""
@@ -37,6 +39,7 @@ class ClockFollower:
         with self.lock:
             if status == START:
                 self.running, self.count, self.fresh = True, 0, False
+                self.starts += 1
                 self.pulses.clear()
             elif status == CONTINUE:
                 self.running, self.fresh = True, False

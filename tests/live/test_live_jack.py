@@ -1,10 +1,16 @@
-"""`composer play`, `ports`, clocks and failure cases against a real JACK server (see conftest.py)."""
+"""`composer play`, `ports`, clocks and failure cases against real JACK servers (see conftest.py).
+
+Every test here runs on an asynchronous and a synchronous server, with both cores kept busy.
+Times are the frames the receiver read each message at (live_receiver.py), so timing is measured
+as a DAW would hear it, and counts are exact.
+"""
 
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import mido
 import numpy as np
@@ -12,7 +18,7 @@ import pytest
 from live_receiver import open_notes
 
 from composer.live.events import from_midifile
-from composer.live.ports import open_output
+from composer.live.jackmidi import JackOutput
 
 BPM = 240.0
 
@@ -66,26 +72,33 @@ def timing_errors(received, wanted):
     return err - np.median(err)
 
 
-def test_ports_lists_a_jack_port(receiver):
-    r = subprocess.run(composer("ports", "--api", "jack"), capture_output=True, text=True, timeout=20)
+def run(*args, **kw):
+    return subprocess.run(
+        composer(*args), capture_output=True, text=True, timeout=kw.pop("timeout", 60), **kw
+    )
+
+
+def test_ports_lists_a_jack_port_to_send_to(receiver):
+    r = run("ports", "--api", "jack", timeout=20)
     assert r.returncode == 0, r.stderr
-    assert f"  {receiver.name}" in r.stdout.splitlines()
+    lines = r.stdout.splitlines()
+    assert lines[0] == "send to (--port):" and f"  {receiver.name}" in lines
+    assert lines.index(f"  {receiver.name}") < lines.index("sync from (--sync):")
 
 
-def test_play_delivers_the_whole_file_in_order_and_in_time(receiver, tmp_path):
+def test_play_delivers_the_whole_file_in_order_and_on_its_frames(receiver, tmp_path):
+    """Every message, in order, once; then the closing controllers; timing error p99 and max at
+    the receiver (less the constant latency) within 1 ms and 3 ms."""
     mid = write_piece(tmp_path / "piece.mid")
     want = expected(mid)
-    r = subprocess.run(
-        composer("play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", receiver.name),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    r = run("play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", receiver.name)
     assert r.returncode == 0, r.stderr
-    assert receiver.wait_for(lambda m: len(m) >= len(want) + 6, timeout=3)
+    assert r.stderr == f"played {len(want)} messages\n"
+    assert receiver.wait_for(lambda m: len(m) >= len(want) + 6, timeout=5)
     got = receiver.messages()
     msgs = [m for _, m in got]
-    assert without_panic(msgs) == [m for _, m in want]  # same messages, same order, same count
+    assert len(msgs) == len(want) + 6
+    assert msgs[: len(want)] == [m for _, m in want]  # same messages, same order, same count
     assert open_notes(msgs) == {}
     assert msgs[-6:] == [
         (0xB0, 64, 0),
@@ -95,55 +108,25 @@ def test_play_delivers_the_whole_file_in_order_and_in_time(receiver, tmp_path):
         (0xB1, 120, 0),
         (0xB1, 123, 0),
     ]
-
-
-def test_play_timing_error_p99_within_2ms(jack, tmp_path):
-    """p99 of |arrival - due| (less the constant latency) <= 2 ms, on the best of three plays.
-
-    The machine is shared (CI, other processes): one play can be hit by a stall that belongs to the
-    machine rather than the player. Three stalled plays in a row still fail.
-    """
-    from live_receiver import Receiver
-
-    mid = write_piece(tmp_path / "piece.mid")
-    want = expected(mid)
-    p99s = []
-    for _ in range(3):
-        rx = Receiver()
-        try:
-            cmd = composer("play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", rx.name)
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
-            assert r.returncode == 0, r.stderr
-            assert rx.wait_for(lambda m: len(m) >= len(want) + 6, timeout=3)
-            got = rx.messages()
-        finally:
-            rx.close()
-        err = np.abs(timing_errors([t for t, _ in got[: len(want)]], [t for t, _ in want]))
-        p99s.append(float(np.percentile(err, 99)))
-        if p99s[-1] <= 0.002:
-            break
-    assert min(p99s) <= 0.002, f"p99 timing errors {[round(p * 1e3, 2) for p in p99s]} ms"
+    err = np.abs(timing_errors([t for t, _ in got[: len(want)]], [t for t, _ in want]))
+    assert np.percentile(err, 99) <= 0.001 and err.max() <= 0.003, f"max {err.max() * 1e3:.2f} ms"
 
 
 def test_play_reads_stdin_and_bpm_overrides_tempo(receiver, tmp_path):
     mid = write_piece(tmp_path / "piece.mid", beats=4)
     data = (tmp_path / "piece.mid").read_bytes()
-    r = subprocess.run(
-        composer("play", "-", "--api", "jack", "--port", receiver.name, "--bpm", "480"),
-        input=data,
-        capture_output=True,
-        timeout=30,
-    )
+    cmd = composer("play", "-", "--api", "jack", "--port", receiver.name, "--bpm", "480")
+    r = subprocess.run(cmd, input=data, capture_output=True, timeout=60)
     assert r.returncode == 0, r.stderr
     want = expected(mid)
-    assert receiver.wait_for(lambda m: len(m) >= len(want), timeout=3)
+    assert receiver.wait_for(lambda m: len(m) >= len(want) + 6, timeout=5)
     got = receiver.messages()[: len(want)]
     assert [m for _, m in got] == [m for _, m in want]
     span = got[-1][0] - got[0][0]
-    assert span == pytest.approx((want[-1][0] - want[0][0]) / 2, abs=0.01)  # twice as fast
+    assert span == pytest.approx((want[-1][0] - want[0][0]) / 2, abs=0.001)  # twice as fast
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT])
 def test_signal_mid_stream_leaves_no_open_notes(receiver, tmp_path, sig):
     write_piece(tmp_path / "piece.mid", beats=8)
     proc = subprocess.Popen(
@@ -151,32 +134,25 @@ def test_signal_mid_stream_leaves_no_open_notes(receiver, tmp_path, sig):
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert receiver.wait_for(lambda m: len(m) > 20, timeout=15)
-    sent_at = time.monotonic()
+    assert receiver.wait_for(lambda m: len(m) > 20, timeout=20)
     proc.send_signal(sig)
     try:
-        proc.wait(timeout=3)
+        proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail("composer play did not exit within 3 s of the signal")
-    assert time.monotonic() - sent_at < 3
+        pytest.fail(f"composer play did not exit within 10 s of {sig.name}")
     assert proc.returncode == 128 + sig
+    assert proc.stderr.read() == f"composer: stopped by {sig.name}; all notes off\n"
     tail = [(0xB1, 64, 0), (0xB1, 120, 0), (0xB1, 123, 0)]
-    receiver.wait_for(lambda m: [x for _, x in m[-3:]] == tail, timeout=2)
+    assert receiver.wait_for(lambda m: [x for _, x in m[-3:]] == tail, timeout=5)
     msgs = [m for _, m in receiver.messages()]
     assert open_notes(msgs) == {}
-    assert msgs[-3:] == tail
-    assert len(proc.stderr.read().strip().splitlines()) == 1
+    assert msgs.count((0xB0, 123, 0)) == msgs.count((0xB1, 123, 0)) == 1
 
 
 def test_unknown_port_lists_ports_in_one_line(receiver, tmp_path):
     write_piece(tmp_path / "piece.mid", beats=1)
-    r = subprocess.run(
-        composer("play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", "no-such-port"),
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    r = run("play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", "no-such-port", timeout=20)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no-such-port" in lines[0] and receiver.name in lines[0]
@@ -184,11 +160,14 @@ def test_unknown_port_lists_ports_in_one_line(receiver, tmp_path):
 
 def test_unavailable_backend_is_one_line(jack, tmp_path):
     env = dict(os.environ, JACK_DEFAULT_SERVER="composer-no-such-server")
-    r = subprocess.run(
-        composer("ports", "--api", "jack"), capture_output=True, text=True, timeout=20, env=env
-    )
-    assert r.returncode == 2
-    assert len(r.stderr.strip().splitlines()) == 1 and "not available" in r.stderr
+    for args in (
+        ["ports", "--api", "jack"],
+        ["play", str(tmp_path / "x.mid"), "--api", "jack", "--port", "x"],
+    ):
+        write_piece(tmp_path / "x.mid", beats=1)
+        r = run(*args, timeout=20, env=env)
+        assert r.returncode == 2
+        assert len(r.stderr.strip().splitlines()) == 1 and "'jack' is not available" in r.stderr
 
 
 def test_vanished_port_exits_with_one_line(receiver, tmp_path):
@@ -198,109 +177,139 @@ def test_vanished_port_exits_with_one_line(receiver, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert receiver.wait_for(lambda m: len(m) > 10, timeout=15)
+    assert receiver.wait_for(lambda m: len(m) > 10, timeout=20)
     receiver.close()
     try:
-        proc.wait(timeout=3)
+        proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
         pytest.fail("composer play hung after its port vanished")
-    err = proc.stderr.read().strip().splitlines()
-    assert proc.returncode != 0
-    assert len(err) == 1 and "vanished" in err[0]
+    assert proc.returncode == 2
+    assert proc.stderr.read() == f"composer: error: MIDI port {receiver.name!r} vanished mid-stream\n"
 
 
 def test_clock_out_is_24_per_quarter_at_tempo(receiver, tmp_path):
     length = from_midifile(write_piece(tmp_path / "piece.mid", beats=8, bpm=150.0)).length
-    r = subprocess.run(
-        composer("play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", receiver.name, "--clock"),
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    r = run("play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", receiver.name, "--clock")
     assert r.returncode == 0, r.stderr
-    assert receiver.wait_for(lambda m: any(x == (0xFC,) for _, x in m), timeout=3)
+    assert receiver.wait_for(lambda m: any(x == (0xFC,) for _, x in m), timeout=5)
     got = receiver.messages()
     statuses = [m for _, m in got]
     start, stop = statuses.index((0xFA,)), statuses.index((0xFC,))
     pulses = [t for t, m in got[start:stop] if m == (0xF8,)]
     assert len(pulses) == int(length * 24) + 1  # a pulse on every 24th of a beat up to the end
-    beat = (pulses[-1] - pulses[0]) / (len(pulses) - 1) * 24
-    assert 60.0 / beat == pytest.approx(150.0, rel=0.01)
+    err = np.abs(np.diff(pulses) - 60.0 / 150.0 / 24)  # each on its frame, but for a cycle the
+    assert np.percentile(err, 99) <= 1 / 48000 and err.max() <= 0.003  # server itself skipped
 
 
-def test_sync_follows_an_incoming_clock(receiver, tmp_path):
-    write_piece(tmp_path / "piece.mid", beats=4, bpm=100.0, tracks=1)
-    clock_port = open_output("jack", virtual=f"clk-{os.getpid()}")
-    proc = subprocess.Popen(
-        composer(
-            "play",
-            str(tmp_path / "piece.mid"),
-            "--api",
-            "jack",
-            "--port",
-            receiver.name,
-            "--sync",
-            clock_port.name,
-        ),
-        stderr=subprocess.PIPE,
-        text=True,
+class ClockSender:
+    """A virtual JACK port sending MIDI clock at exact frames: ``pulses(n)`` queues n more pulses."""
+
+    def __init__(self, bpm):
+        self.out = JackOutput(f"clk-{uuid.uuid4().hex[:6]}", None)
+        self.name, self.step = self.out.name, 60.0 / bpm / 24
+        self.next = None
+
+    def send(self, msg):
+        """``msg`` where the next pulse would go (20 ms from now after a pause)."""
+        if self.next is None or self.next < self.out.clock() + 0.01:
+            self.next = self.out.clock() + 0.02
+        self.out.send_at(msg, self.next)
+
+    def pulse(self):
+        """One pulse at the next pulse time, handed over no more than 30 ms ahead."""
+        if self.next < self.out.clock() + 0.001:  # the test paused: carry on from now
+            self.next = self.out.clock() + 0.005
+        while self.out.clock() < self.next - 0.03:
+            time.sleep(0.002)
+        self.out.send_at((0xF8,), self.next)
+        self.next += self.step
+
+    def pulse_until(self, done, limit=24 * 16):
+        for _ in range(limit):
+            if done():
+                return True
+            self.pulse()
+        return done()
+
+    def close(self):
+        self.out.close()
+
+
+def note_ons(got):
+    return [(t, m) for t, m in got if m[0] & 0xF0 == 0x90 and m[2] > 0]
+
+
+def test_sync_follows_stop_continue_and_restarts_from_the_top(receiver, tmp_path):
+    """Start, Stop (notes end), Continue (carries on), Stop, Start (from the top) at 180 bpm: each
+    step waits on what the receiver read, not on wall-clock margins."""
+    mid = write_piece(tmp_path / "piece.mid", beats=4, bpm=100.0, tracks=1)
+    piece = [m for _, m in expected(mid) if m[0] & 0xF0 == 0x90]  # 16 sixteenths
+    clock = ClockSender(bpm=180.0)
+    cmd = composer(
+        "play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", receiver.name, "--sync", clock.name
     )
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     try:
-        # The player says when it listens; a Start sent before that would be lost.
-        assert proc.stderr.readline().startswith("composer: waiting for MIDI Start on ")
+        assert proc.stderr.readline() == f"composer: waiting for MIDI Start on {clock.name}\n"
         assert receiver.messages() == []  # nothing before Start
-        spb = 60.0 / 180.0  # the clock runs at 180 bpm, the file says 100
-        clock_port.send((0xFA,))
-        t0 = time.perf_counter() + 0.01
-        for k in range(int(5.5 * 24)):
-            while time.perf_counter() < t0 + k * spb / 24:
-                pass
-            clock_port.send((0xF8,))
-        clock_port.send((0xFC,))
-        proc.wait(timeout=5)
+        assert clock.out.connections() == 1  # composer listens to the clock port
+        assert clock.out.wait_cycles(4)  # and the connection is in the graph the server runs
+
+        def ons():
+            return [m for _, m in note_ons(receiver.messages())]
+
+        def stop_and_settle():
+            """Stop, then a beat of pulses, which a stopped follower ignores: no note may start."""
+            clock.send((0xFC,))
+            for _ in range(12):
+                clock.pulse()
+            n = len(ons())
+            for _ in range(24):
+                clock.pulse()
+            assert receiver.wait_for(lambda m: open_notes([x for _, x in m]) == {}, timeout=5)
+            assert len(ons()) == n
+            return n
+
+        clock.send((0xFA,))
+        assert clock.pulse_until(lambda: len(ons()) >= 3)
+        a = stop_and_settle()
+        clock.send((0xFB,))
+        assert clock.pulse_until(lambda: len(ons()) >= a + 3)
+        b = stop_and_settle()
+        clock.send((0xFA,))
+        ended = lambda: len(ons()) >= b + 16 and open_notes([m for _, m in receiver.messages()]) == {}  # noqa: E731
+        assert clock.pulse_until(ended, limit=24 * 8), str(
+            (a, b, [m[1] for m in ons()], receiver.messages()[-4:])
+        )  # the last note-off is the last event: it exits
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
     finally:
         proc.kill()
-        clock_port.close()
-    assert proc.returncode == 0, proc.stderr.read()
-
-    def note_ons(msgs):
-        return [t for t, m in msgs if m[0] & 0xF0 == 0x90 and m[2] > 0]
-
-    receiver.wait_for(lambda m: len(note_ons(m)) >= 16, timeout=2)
-    ons = note_ons(receiver.messages())
-    assert len(ons) == 16, [m for _, m in receiver.messages()]  # 4 beats of 16ths
-    step = np.median(np.diff(ons))
-    assert 60.0 / (step * 4) == pytest.approx(180.0, rel=0.02)
-    assert abs(ons[0] - t0) < 0.01  # the first note on the first pulse after Start
+        clock.close()
+    got = note_ons(receiver.messages())
+    assert [m for _, m in got[:b]] == piece[:b]  # Continue carried on where Stop left off
+    assert [m for _, m in got[b:]] == piece  # Start after Stop went back to the top
+    step = np.median(np.diff([t for t, _ in got[b:]]))
+    assert 60.0 / (step * 4) == pytest.approx(180.0, rel=0.02)  # the clock's tempo, not the file's 100
+    assert open_notes([m for _, m in receiver.messages()]) == {}
 
 
-def test_virtual_port_streams_to_a_client_that_connects(jack, tmp_path):
-    from live_receiver import Receiver
-
-    from composer.live.ports import list_ports, open_input
-
+def test_virtual_port_waits_for_a_connection_then_plays_everything(receiver, tmp_path):
     mid = write_piece(tmp_path / "piece.mid", beats=4)
-    name = f"vport-{os.getpid()}"
-    proc = subprocess.Popen(
-        composer("play", str(tmp_path / "piece.mid"), "--api", "jack", "--virtual", name, "--delay", "2"),
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    name = f"vport-{uuid.uuid4().hex[:6]}"
+    cmd = composer("play", str(tmp_path / "piece.mid"), "--api", "jack", "--virtual", name)
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 10
-        while f"{name}:out" not in list_ports("jack")[1] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        rx = Receiver.__new__(Receiver)  # a Receiver that connects to the player's port instead
-        rx.lock, rx.got = __import__("threading").Lock(), []
-        rx.port = open_input(rx._on, api="jack", port=f"{name}:out")
-        assert proc.wait(timeout=20) == 0, proc.stderr.read()
-        time.sleep(0.1)
-        msgs = [m for _, m in rx.messages()]
-        rx.close()
+        assert proc.stderr.readline() == f"composer: waiting for a connection on {name}:out\n"
+        time.sleep(0.5)  # a person connecting by hand takes a while; nothing may be lost meanwhile
+        assert proc.poll() is None
+        receiver.client.connect(f"{name}:out", receiver.name)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
     finally:
         proc.kill()
-    assert without_panic(msgs) == [m for _, m in expected(mid)]
+    want = [m for _, m in expected(mid)]
+    assert receiver.wait_for(lambda m: len(m) >= len(want) + 6, timeout=5)
+    assert without_panic([m for _, m in receiver.messages()]) == want
 
 
 def test_windows_has_no_virtual_ports(monkeypatch):
@@ -309,3 +318,13 @@ def test_windows_has_no_virtual_ports(monkeypatch):
     monkeypatch.setattr(sys, "platform", "win32")
     with pytest.raises(PortError, match="--port"):
         open_output("auto", virtual="x")
+
+
+@pytest.mark.skipif(os.path.exists("/dev/snd/seq"), reason="ALSA works here: nothing to suggest")
+def test_ports_without_alsa_suggests_the_jack_api(jack):
+    r = run("ports", timeout=20)
+    assert r.returncode == 2
+    assert r.stderr == (
+        "composer: error: MIDI API 'auto' is not available here (no ALSA sequencer: /dev/snd/seq is"
+        " missing); MIDI APIs that work here: --api jack\n"
+    )

@@ -334,3 +334,33 @@ def test_bar_stream_headroom_and_waits():
     assert stream.stats.waits == 1 and stream.stats.waited > 0
     assert stream.stats.music_seconds_per_bar == 2.0
     assert stream.stats.headroom() is not None and len(rest) > 0
+
+
+class AheadPort(FakePort):
+    """A port that takes events ahead of time (as JACK's does) and can hand back what it holds."""
+
+    lookahead = 0.05
+
+    def __init__(self):
+        super().__init__()
+        self.held = []
+
+    def send_at(self, msg, due):
+        self.held.append(tuple(msg))
+
+    def cancel(self):
+        taken, self.held = self.held, []
+        return taken
+
+
+def test_stopping_takes_back_early_events_and_ends_only_notes_that_went_out():
+    """Note 60 went out, its note-off and note 62 were still held: 60 is ended, 62 never sounds."""
+    clock, port = FakeClock(), AheadPort()
+    player = Player(port, clock=clock.now, sleep=clock.sleep)
+    player.send((0x90, 60, 80), due=1.0)
+    port.sent.append(port.held.pop(0))  # the callback wrote it
+    player.send((0x80, 60, 0), due=2.0)
+    player.send((0x90, 62, 80), due=2.0)
+    player.silence()
+    assert port.sent == [(0x90, 60, 80), (0x80, 60, 0), (0xB0, 64, 0), (0xB0, 120, 0), (0xB0, 123, 0)]
+    assert player.stats.sent == 1 and port.held == []
