@@ -305,7 +305,6 @@ def test_sampling_that_stops_moving_on_is_an_error_not_a_loop(ck, monkeypatch):
 
     from composer.errors import SamplingError
     from composer.generation import lstm as generation
-
     from composer.representations.token_codec import TokenCodec
 
     real = TokenCodec.allowed
