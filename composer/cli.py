@@ -304,11 +304,16 @@ def generate(
 @click.option("--baseline-checkpoint", default=None, help="No-attention LSTM (default: the shipped one).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--reference", default="bach", show_default=True, help="With FILES: corpus to compare against.")
-@click.option("--nearest", is_flag=True, help="With FILES: nearest training excerpt, bars copied verbatim.")
+@click.option(
+    "--nearest",
+    is_flag=True,
+    help="With FILES: longest four-voice copy of a reference piece (any offset or key).",
+)
 def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, nearest: bool, **opts):
     """Per-event NLL (nats) and accuracy of a model on a corpus split, against n-gram baselines.
 
-    With FILES: music metrics (UPC, QN, tonal distance, ...) of the files against --reference.
+    With FILES: music metrics (UPC, QN, tonal distance, ...) and the chorale group (parallels, ranges,
+    cadences, ...) of the files against --reference.
     """
     if files:
         from composer.compare import evaluate_scores, format_report

@@ -26,7 +26,8 @@ def test_train_20_steps_then_generate_and_evaluate(tmp_path, one_thread):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     keys = {
-        "used_pitch_classes",
+        "used_pitch_classes_merged",
+        "used_pitch_classes_per_track",
         "qualified_note_rate",
         "pitch_class_entropy",
         "scale_consistency",

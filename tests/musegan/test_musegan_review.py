@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from composer.checkpoint import load_checkpoint, read_meta
 from composer.cli import main
-from composer.compare import BarIndex, evaluate_scores
+from composer.compare import CopyIndex, evaluate_scores
 from composer.errors import CheckpointError, ComposerError, CorpusError
 from composer.generation.musegan import generate_musegan, meta_score
 from composer.midi_io import read_midi, write_midi
@@ -58,9 +58,9 @@ def test_a_four_track_file_with_drums_keeps_drums_out_of_the_voices(drum_file):
     assert rolls.shape == (1, 2, 16, 48, 3, 2) and last.tolist() == [True]
     # the final bass note E2 becomes C2: everything moves down a major third
     assert [sorted(set(np.nonzero(rolls[0, ..., t, 0])[2] + 36)) for t in range(3)] == [[72], [63], [36]]
-    assert BarIndex([score], ["drums"], n_tracks=3).nearest(score)["max_verbatim_bars"] == 2
+    assert CopyIndex([score], ["drums"], n_voices=3).nearest(score)["max_verbatim_bars"] == 2
     assert (
-        BarIndex([score], ["drums"], n_tracks=3).nearest(Score(tracks=score.tracks[1:2]))["nearest"] is None
+        CopyIndex([score], ["drums"], n_voices=3).nearest(Score(tracks=score.tracks[1:2]))["nearest"] is None
     )
 
 

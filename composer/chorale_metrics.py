@@ -1,0 +1,349 @@
+"""What a musician checks in a four-part chorale: pure functions f(score) -> number, no I/O.
+
+Voices are the score's pitched tracks in SATB order: highest mean pitch first (``to_voices``). Each
+voice is read as one line on the step grid (``to_grid``): at every step it sounds the pitch of the
+note that started most recently (the higher one when two start together), or nothing.
+
+Terms used by the docstrings below:
+
+- a **texture onset** is a step at which at least one voice starts a note;
+- a **voice-pair transition** is a pair of voices and two consecutive onsets of that pair (steps at
+  which either of the two starts a note) such that both voices sound at both (held notes count);
+- the **span** of a voice runs from its first onset to the end of its last note.
+
+``chorale_counts`` returns numerators and denominators, so that a group of pieces is pooled
+(``pool_counts``) rather than averaged piece by piece; ``chorale_metrics`` turns one score's counts
+into rates. Bach's own figures, measured with this code, are in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+
+import numpy as np
+
+from composer.music import Note, Score, Track
+
+SATB_RANGES = ((60, 79), (55, 74), (48, 67), (40, 60))  # S C4-G5, A G3-D5, T C3-G4, B E2-C4 (inclusive)
+PERFECT = (0, 7)  # interval classes of unisons/octaves and fifths (compound intervals included)
+MAX_DURATION = 16  # histogram bins: 1..16 sixteenths, then one bin for anything longer
+TRIADS = (frozenset({0, 4, 7}), frozenset({0, 3, 7}))  # major, minor; as pitch classes above the root
+
+
+def to_voices(score: Score, n_voices: int = 4) -> list[Track]:
+    """The ``n_voices`` highest pitched (non-drum, non-empty) tracks, highest mean pitch first."""
+    pitched = [t for t in score.tracks if not t.is_drum and t.notes]
+    pitched.sort(key=lambda t: -float(np.mean([n.pitch for n in t.notes])))
+    return pitched[:n_voices]
+
+
+def to_grid(voices: list[Track], n_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each voice as one line on the step grid.
+
+    Returns
+    -------
+    pitch : ndarray, shape=(voices, n_steps), dtype=int16
+        Sounding pitch, -1 where the voice is silent.
+    onset : ndarray, shape=(voices, n_steps), dtype=bool
+        Where the voice starts a note.
+    """
+    pitch = np.full((len(voices), n_steps), -1, np.int16)
+    onset = np.zeros((len(voices), n_steps), bool)
+    for v, track in enumerate(voices):
+        for n in sorted(track.notes, key=lambda n: (n.start, n.pitch)):  # later (then higher) wins
+            pitch[v, n.start : n.end] = n.pitch
+            onset[v, n.start] = True
+    return pitch, onset
+
+
+def is_parallel(prev: tuple[int, int], cur: tuple[int, int]) -> bool:
+    """Whether two voices moving from ``prev`` = (lower, upper) to ``cur`` = (lower, upper) make
+    parallel (consecutive) perfect fifths or octaves.
+
+    True when the interval between the voices (absolute, so crossed voices count too) is a perfect
+    fifth both times, or an octave/unison both times, compound intervals included (a 12th counts as a
+    5th, a 15th or unison as an 8ve), and both voices move in the same direction to new pitch classes.
+    Contrary or oblique motion between perfect intervals (antiparallels, a held voice) is not counted,
+    nor a voice pair that only leaps by octaves; a diminished fifth to a perfect fifth is not counted.
+    """
+    return bool(parallel_mask(*prev, *cur))
+
+
+def parallel_mask(lo0, up0, lo1, up1) -> np.ndarray:
+    """is_parallel over arrays (any shapes that broadcast): the lower and upper voices' pitches
+    before (``lo0``, ``up0``) and after (``lo1``, ``up1``); e.g. every candidate pitch of one voice
+    against the voices already placed. Returns a bool ndarray of the broadcast shape."""
+    lo0, up0, lo1, up1 = (np.asarray(x, np.int32) for x in (lo0, up0, lo1, up1))
+    i0, i1 = np.abs(up0 - lo0) % 12, np.abs(up1 - lo1) % 12
+    perfect = (i0 == i1) & np.isin(i0, PERFECT)
+    same_way = np.sign(lo1 - lo0) * np.sign(up1 - up0) > 0
+    return perfect & same_way & ((lo1 - lo0) % 12 != 0)
+
+
+def _transitions(pitch: np.ndarray, onset: np.ndarray) -> tuple[int, int]:
+    """(parallel transitions, voice-pair transitions) of a grid."""
+    parallels = transitions = 0
+    for up, lo in itertools.combinations(range(len(pitch)), 2):
+        ts = np.flatnonzero(onset[up] | onset[lo])
+        a, b = pitch[:, ts[:-1]], pitch[:, ts[1:]]  # (V, onsets - 1): before and after
+        both = (a[up] >= 0) & (a[lo] >= 0) & (b[up] >= 0) & (b[lo] >= 0)
+        transitions += int(both.sum())
+        parallels += int((both & parallel_mask(a[lo], a[up], b[lo], b[up])).sum())
+    return parallels, transitions
+
+
+def _crossings(pitch: np.ndarray, onset: np.ndarray) -> tuple[int, int]:
+    """(texture onsets where an upper voice sounds below the voice under it, texture onsets)."""
+    at = pitch[:, onset.any(axis=0)]  # (V, onsets)
+    crossed = np.zeros(at.shape[1], bool)
+    for v in range(len(at) - 1):
+        crossed |= (at[v] >= 0) & (at[v + 1] >= 0) & (at[v] < at[v + 1])
+    return int(crossed.sum()), at.shape[1]
+
+
+def _rests_inside(pitch: np.ndarray) -> tuple[int, int]:
+    """(voice-steps silent inside the voice's span while another voice sounds, voice-steps in spans)."""
+    sounding = pitch >= 0  # (V, T)
+    rests = span = 0
+    for v in range(len(pitch)):
+        on = np.flatnonzero(sounding[v])
+        if not len(on):
+            continue
+        inside = slice(on[0], on[-1] + 1)
+        others = np.delete(sounding, v, axis=0).any(axis=0)[inside]
+        rests += int((~sounding[v, inside] & others).sum())
+        span += on[-1] + 1 - on[0]
+    return rests, int(span)
+
+
+def _in_range(voices: list[Track]) -> tuple[int, int]:
+    """(notes inside their voice's SATB range, notes); voices beyond the fourth are not counted."""
+    inside = total = 0
+    for track, (low, high) in zip(voices, SATB_RANGES):
+        inside += sum(low <= n.pitch <= high for n in track.notes)
+        total += len(track.notes)
+    return inside, total
+
+
+def duration_counts(score: Score, voices: list[Track] | None = None) -> np.ndarray:
+    """Notes by duration in sixteenths (rounded, at least 1): bins 1..16, then one for longer.
+
+    Returns ndarray, shape=(MAX_DURATION + 1,), dtype=int64
+    """
+    voices = to_voices(score) if voices is None else voices
+    sixteenths = [max(1, round(n.duration * 4 / score.resolution)) for t in voices for n in t.notes]
+    return np.bincount(
+        np.minimum(np.asarray(sixteenths, int), MAX_DURATION + 1) - 1, minlength=MAX_DURATION + 1
+    )
+
+
+def duration_kl(p, q, eps: float = 1e-4) -> float:
+    """KL(p || q) in nats between two duration histograms (counts or shares, same bins), each smoothed
+    by ``eps`` per bin so that a duration the reference never uses gives a large but finite value."""
+    p, q = np.asarray(p, float), np.asarray(q, float)
+    p = p / p.sum() + eps
+    q = q / q.sum() + eps
+    p, q = p / p.sum(), q / q.sum()
+    return float((p * np.log(p / q)).sum())
+
+
+def _downbeats(score: Score, voices: list[Track]) -> tuple[int, int]:
+    """(downbeats whose sounding pitch classes are exactly a major or minor triad, downbeats where
+    something sounds). Every pitch sounding on the bar's first step counts, held notes included."""
+    spb = score.steps_per_bar
+    chroma = np.zeros((score.n_bars, 12), bool)  # (bars, 12): pitch classes sounding on each downbeat
+    for n in (n for t in voices for n in t.notes):
+        chroma[-(-n.start // spb) : -(-n.end // spb), n.pitch % 12] = True
+    masks = chroma.astype(np.int64) @ (1 << np.arange(12))  # (bars,): each as a 12-bit mask
+    triads = [sum(1 << ((r + i) % 12) for i in t) for r in range(12) for t in TRIADS]  # all 24
+    return int(np.isin(masks, triads).sum()), int((masks > 0).sum())
+
+
+def _sounding(voices: list[Track], step: int) -> list[int]:
+    return sorted(n.pitch for t in voices for n in t.notes if n.start <= step < n.end)
+
+
+def _is_triad(pcs: frozenset[int], root: int) -> bool:
+    """Whether ``pcs`` is a major/minor triad on ``root``, the fifth optional (root and third suffice),
+    as in many of Bach's final chords."""
+    rel = frozenset((p - root) % 12 for p in pcs)
+    return any(rel in (t, t - {7}) for t in TRIADS)
+
+
+def _repeated(voices: list[Track]) -> tuple[int, int]:
+    """(notes that re-strike their voice's previous note: same pitch, starting as it ends, notes)."""
+    repeated = total = 0
+    for t in voices:
+        notes = sorted(t.notes)
+        repeated += sum(a.pitch == b.pitch and a.end == b.start for a, b in zip(notes, notes[1:]))
+        total += len(notes)
+    return repeated, total
+
+
+def _bar_pattern(notes: list[Note], start: int, stop: int) -> tuple:
+    """Onsets, durations (cut at the bar line) and pitches relative to the first, of notes starting in
+    [start, stop): the bar's rhythm and intervals, the same under transposition."""
+    first = notes[0].pitch
+    return tuple((n.start - start, min(n.end, stop) - n.start, n.pitch - first) for n in notes)
+
+
+def _soprano_recurrence(score: Score, voices: list[Track]) -> tuple[int, int]:
+    """(soprano bars whose pattern occurs in another bar of the piece, soprano bars with two or more
+    onsets). A bar of one note is left out: holding a whole note twice is not a motif."""
+    if not voices:
+        return 0, 0
+    spb, bars = score.steps_per_bar, {}
+    for n in sorted(voices[0].notes):
+        bars.setdefault(n.start // spb, []).append(n)
+    patterns = [_bar_pattern(bar, b * spb, (b + 1) * spb) for b, bar in bars.items() if len(bar) >= 2]
+    counts = Counter(patterns)
+    return sum(counts[p] > 1 for p in patterns), len(patterns)
+
+
+def chorale_counts(score: Score) -> dict[str, int]:
+    """Numerators and denominators of every chorale metric of one score (see chorale_metrics)."""
+    voices = to_voices(score)
+    pitch, onset = to_grid(voices, score.n_steps)
+    out = {}
+    for name, (num, den) in {
+        "parallels": _transitions(pitch, onset),
+        "crossings": _crossings(pitch, onset),
+        "in_range": _in_range(voices),
+        "downbeat_triads": _downbeats(score, voices),
+        "repeated": _repeated(voices),
+        "rests_inside": _rests_inside(pitch),
+        "soprano_recurring": _soprano_recurrence(score, voices),
+    }.items():
+        out[name], out[name + "_of"] = num, den
+    out["has_parallel"], out["has_parallel_of"] = int(out["parallels"] > 0), 1
+    out["durations"] = duration_counts(score, voices).tolist()
+    return out
+
+
+RATES = {  # metric name: count name, times the factor
+    "parallels_per_100": ("parallels", 100.0),
+    "has_parallel": ("has_parallel", 1.0),
+    "voice_crossing": ("crossings", 1.0),
+    "in_satb_range": ("in_range", 1.0),
+    "downbeat_triads": ("downbeat_triads", 1.0),
+    "repeated_notes": ("repeated", 1.0),
+    "rests_inside": ("rests_inside", 1.0),
+    "soprano_bar_recurrence": ("soprano_recurring", 1.0),
+}
+
+
+def to_rates(counts: dict) -> dict:
+    """Metric values from (pooled) counts; a rate with nothing to count is None."""
+    out = {}
+    for name, (count, factor) in RATES.items():
+        den = counts[count + "_of"]
+        out[name] = factor * counts[count] / den if den else None
+    durations = np.asarray(counts["durations"], float)
+    out["duration_histogram"] = (durations / durations.sum()).tolist() if durations.sum() else None
+    out["sixteenths"] = out["duration_histogram"][0] if out["duration_histogram"] else None
+    return out
+
+
+def pool_counts(counts: list[dict]) -> dict:
+    """The counts of several scores summed, so that rates weigh every note/transition equally."""
+    out = {k: sum(c[k] for c in counts) for k in counts[0] if k != "durations"} if counts else {}
+    out["durations"] = np.sum([c["durations"] for c in counts], axis=0).tolist() if counts else []
+    return out
+
+
+def chorale_metrics(score: Score) -> dict:
+    """Every chorale metric of one score.
+
+    Keys: parallels_per_100 (parallel 5ths/8ves per 100 voice-pair transitions), has_parallel (1.0 if
+    any), voice_crossing (share of texture onsets where a voice sounds below the next lower voice),
+    in_satb_range (share of notes of voice k inside SATB_RANGES[k]), downbeat_triads (share of
+    sounding downbeats whose pitch classes are exactly a complete major or minor triad),
+    repeated_notes (share of notes that re-strike the pitch of their voice's previous note, starting
+    where it ends),
+    rests_inside (share of voice-steps inside a voice's span where it is silent while another voice
+    sounds), soprano_bar_recurrence (share of soprano bars of two or more onsets whose rhythm and
+    intervals occur in another bar of the piece, transposition allowed), duration_histogram (share of notes
+    lasting 1..16 sixteenths, then longer), sixteenths (its first bin). None where nothing is counted.
+    """
+    return to_rates(chorale_counts(score))
+
+
+ENDING_KEYS = ("ends_on_tonic", "final_root_position", "ends_on_tonic_root_position")
+
+
+def summarize_chorale(scores: list[Score], endings: list[Score] | None = None) -> dict:
+    """The chorale group of several pieces: rates from their pooled counts, ``pieces``, and the mean of
+    each ending metric over ``endings`` (the pieces themselves by default); None where nothing counts."""
+    out = to_rates(pool_counts([chorale_counts(s) for s in scores])) if scores else dict.fromkeys(RATES)
+    out.setdefault("duration_histogram", None)
+    out.setdefault("sixteenths", None)
+    ends = [ending_metrics(s) for s in (scores if endings is None else endings)]
+    for k in ENDING_KEYS:
+        values = [e[k] for e in ends if e[k] is not None]
+        out[k] = float(np.mean(values)) if values else None
+    out["pieces"] = len(scores)
+    return out
+
+
+_TONIC = re.compile(r"^\s*([A-Ga-g])([#b-]*)")
+
+
+def to_tonic(key: str) -> int | None:
+    """The pitch class of a key's tonic ("E- major", "Bb major", "f# minor", "Am"); None if unreadable."""
+    m = _TONIC.match(key or "")
+    if not m:
+        return None
+    base = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}[m.group(1).lower()]
+    return (base + m.group(2).count("#") - m.group(2).count("b") - m.group(2).count("-")) % 12
+
+
+# Krumhansl-Kessler key profiles, tonic first.
+_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+
+
+def estimate_tonic(notes: list[Note]) -> int | None:
+    """Tonic pitch class of the Krumhansl-Kessler key that best matches the duration-weighted pitch
+    classes; None without notes."""
+    hist = np.zeros(12)
+    for n in notes:
+        hist[n.pitch % 12] += n.duration
+    if not hist.any():
+        return None
+    if np.ptp(hist) == 0:  # every pitch class alike: no key fits better than another
+        return 0
+    best = max((np.corrcoef(hist, np.roll(p, t))[0, 1], t) for p in (_MAJOR, _MINOR) for t in range(12))
+    return best[1]
+
+
+def ending_metrics(score: Score) -> dict:
+    """How the piece ends: the chord sounding at the last texture onset (held notes included).
+
+    The tonic is that of ``score.key`` when it is given and readable, else estimated from the notes.
+    The final chord is a triad when its pitch classes are a major or minor triad, fifth optional
+    (Bach often leaves it out); a voice that has stopped simply does not count, so three voices
+    holding root, third and fifth still make a triad, but a bare fifth or octave does not.
+
+    Keys: ends_on_tonic (1.0 when the final chord is a triad on the tonic, major or minor, any
+    inversion), final_root_position (1.0 when the final chord is a triad with its root in the bass),
+    ends_on_tonic_root_position (both), tonic (the pitch class used); None for a silent score.
+    """
+    voices = to_voices(score)
+    notes = [n for t in voices for n in t.notes]
+    if not notes:
+        return dict.fromkeys((*ENDING_KEYS, "tonic"))
+    tonic = to_tonic(score.key) if score.key else None
+    tonic = estimate_tonic(notes) if tonic is None else tonic
+    pitches = _sounding(voices, max(n.start for n in notes))
+    pcs = frozenset(p % 12 for p in pitches)
+    roots = [r for r in pcs if _is_triad(pcs, r)]
+    on_tonic = float(tonic in roots)
+    root_position = float(pitches[0] % 12 in roots)
+    return {
+        "ends_on_tonic": on_tonic,
+        "final_root_position": root_position,
+        "ends_on_tonic_root_position": float(on_tonic and pitches[0] % 12 == tonic),
+        "tonic": tonic,
+    }
