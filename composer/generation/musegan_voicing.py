@@ -3,8 +3,9 @@
 The codec fixes where every note starts and ends; this module only picks each note's pitch among
 the model's ``TOP`` best rows for it. At each onset, the voices that strike a note choose together
 (every combination of their candidates) the one that maximises the model's own scores minus
-penalties for a parallel fifth or octave with any other voice, for leaving the voice's SATB range,
-and for crossing a neighbouring voice. The model still writes the music: with every penalty zero
+penalties for a parallel fifth or octave with any other voice (``chorale_metrics.is_parallel``, the
+definition the chorale figures count), for leaving the voice's SATB range, and for crossing a
+neighbouring voice. The model still writes the music: with every penalty zero
 this is the plain argmax decoding.
 """
 
@@ -14,23 +15,13 @@ import itertools
 
 import numpy as np
 
+from composer.chorale_metrics import SATB_RANGES, is_parallel
 from composer.representations.pianoroll import RollCodec, Segment
 
 TOP = 3  # candidates per note
 PARALLEL = 1.0  # penalty per parallel fifth or octave (scores are mean tanh values in [-1, 1])
 RANGE = 1.0  # penalty for a note outside its voice's range
 CROSSING = 0.5  # penalty per pair of neighbouring voices that cross
-# SATB ranges as MIDI pitches (S C4-G5, A G3-D5, T C3-G4, B E2-C4), the ranges the chorale checks use.
-SATB = ((60, 79), (55, 74), (48, 67), (40, 60))
-
-
-def is_parallel(prev: tuple[int, int], cur: tuple[int, int]) -> bool:
-    """Two voices moving from ``prev`` to ``cur`` (MIDI pitches, upper voice first) make parallel
-    (or consecutive) fifths or octaves: both move, and both intervals are the same perfect one."""
-    if prev[0] == cur[0] or prev[1] == cur[1]:
-        return False
-    a, b = (prev[0] - prev[1]) % 12, (cur[0] - cur[1]) % 12
-    return a == b and a in (0, 7)
 
 
 def choose_pitches(codec: RollCodec, segments: list[list[Segment]]) -> list[list[int]]:
@@ -39,7 +30,7 @@ def choose_pitches(codec: RollCodec, segments: list[list[Segment]]) -> list[list
     Ranges apply when the codec has four voices (SATB); parallels and crossings to any number.
     """
     n = len(segments)
-    ranges = SATB if n == 4 else ((0, 127),) * n
+    ranges = SATB_RANGES if n == 4 else ((0, 127),) * n
     length = max((s.end for segs in segments for s in segs), default=0)
     sounding = np.full((n, length), -1)  # (voices, steps): chosen MIDI pitch, -1 for a rest
     chosen: list[list[int]] = [[] for _ in range(n)]
@@ -74,11 +65,12 @@ def _candidates(seg: Segment, lowest: int) -> list[tuple[int, float]]:
 
 
 def _penalty(prev: np.ndarray, cur: np.ndarray) -> float:
-    """Parallels between every pair of voices sounding in both chords, and neighbour crossings."""
+    """Parallels between every pair of voices sounding in both chords (voice i above voice j > i,
+    as chorale_metrics counts them), and neighbour crossings."""
     cost = 0.0
     n = len(cur)
     for i, j in itertools.combinations(range(n), 2):
-        if min(prev[i], prev[j], cur[i], cur[j]) >= 0 and is_parallel((prev[i], prev[j]), (cur[i], cur[j])):
+        if min(prev[i], prev[j], cur[i], cur[j]) >= 0 and is_parallel((prev[j], prev[i]), (cur[j], cur[i])):
             cost += PARALLEL
     for i in range(n - 1):
         if cur[i] >= 0 and cur[i + 1] >= 0 and cur[i] < cur[i + 1]:

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from composer.generation.musegan_voicing import choose_pitches, is_parallel
+from composer.generation.musegan_voicing import choose_pitches
 from composer.music import Note, Score, Track
 from composer.representations.pianoroll import RollCodec
 
@@ -118,12 +118,6 @@ def test_the_key_is_named_from_the_tonic_and_the_longer_third():
     minor = codec.to_score([Track("S", 0, False, [Note(0, 8, 65), Note(8, 4, 66)])], 16)  # F long, F# short
     major = codec.to_score([Track("S", 0, False, [Note(0, 4, 65), Note(4, 8, 66)])], 16)
     assert (minor.key, major.key) == ("D minor", "D major")
-
-
-def test_is_parallel():
-    assert is_parallel((67, 60), (69, 62))  # C-G to D-A: a parallel fifth
-    assert is_parallel((72, 60), (74, 62)) and is_parallel((72, 60), (62, 50))  # octaves, also contrary
-    assert not is_parallel((67, 60), (67, 62)) and not is_parallel((67, 60), (69, 64))
 
 
 def test_voice_leading_choice_avoids_a_parallel_fifth_and_keeps_range():
