@@ -106,6 +106,7 @@ def to_codec(meta: dict) -> RollCodec:
         bpm=float(meta.get("bpm", 100.0)),
         channels=("hold",),
         tonic=None,
+        grid=1,
         min_note=1,
         min_rest=1,
     )

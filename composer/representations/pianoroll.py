@@ -144,8 +144,10 @@ class RollCodec:
     lowest_pitch, n_pitches : the pitch rows; notes outside are moved by octaves into the range
     resolution, time_signature, bpm : the step grid, the one meter a model learns, and output tempo
     tonic : pitch class every piece is transposed to (its key being its final bass note), or None
+    grid : decoded notes start and end on this many steps (2, an eighth: 98.5% of Bach's onsets)
     min_note : decoded notes are at least this many steps (a shorter one joins its neighbour)
     min_rest : a rest inside a voice shorter than this many steps is filled by the note before it
+        (4, a quarter: Bach's rests inside a voice are a quarter or longer)
     """
 
     names: tuple[str, ...] = ("Soprano", "Alto", "Tenor", "Bass")
@@ -157,6 +159,7 @@ class RollCodec:
     bpm: float = 100.0
     channels: tuple[str, ...] = CHANNELS
     tonic: int | None = 0
+    grid: int = 2
     min_note: int = 2
     min_rest: int = 4
 
@@ -261,34 +264,41 @@ class RollCodec:
     def to_segments(self, roll: np.ndarray, threshold: float = 0.0) -> list[list[Segment]]:
         """Split generator output into notes, per voice, before pitches are chosen.
 
-        Each voice is monophonic. A step sounds when its best hold value is above ``threshold``; a
-        note starts where the voice starts to sound, where the onset channel fires (above
-        ``threshold``) at the step's best pitch, or where the best pitch changes. Then, in order: a
-        voice-bar that would be all rest sounds throughout; a sound shorter than ``min_note``
-        between rests is dropped; a rest shorter than ``min_rest`` is held over by the note before
-        it; and a note shorter than ``min_note`` joins the note before it (the one after at the
-        start of a sound).
+        Decoding works on cells of ``grid`` steps (hold values averaged, onsets the maximum over the
+        cell), so every note starts and ends on that grid. Each voice is monophonic. A cell sounds
+        when its best hold value is above ``threshold``; a note starts where the voice starts to
+        sound, where the onset channel fires (above ``threshold``) at the cell's best pitch, or where
+        the best pitch changes. Then, in order: a voice-bar that would be all rest sounds throughout;
+        a sound shorter than ``min_note`` between rests is dropped; a best pitch held for less than
+        ``min_note`` takes the pitch before it; a rest shorter than ``min_rest`` is held over by the
+        note before it; and a note shorter than ``min_note`` joins the note before it.
 
         roll : ndarray, shape=(bars, steps, pitches, tracks, channels), values in [-1, 1]
         """
         bars, spb, n_pitches, n_tracks, n_ch = roll.shape
+        g = self.grid
+        if spb % g:
+            raise ValueError(f"a {spb}-step bar does not divide into cells of {g} steps")
+        cells = roll.reshape(bars * spb // g, g, n_pitches, n_tracks, n_ch)
+        hold_c, onset_c = cells[..., 0].mean(axis=1), cells[..., -1].max(axis=1)  # (cells, P, T)
+        min_note, min_rest = -(-self.min_note // g), -(-self.min_rest // g)
         flat = roll.reshape(bars * spb, n_pitches, n_tracks, n_ch)
         out = []
         for t in range(n_tracks):
-            hold = flat[:, :, t, 0]  # (T, P)
-            best = hold.argmax(axis=1)  # (T,)
-            loud = (hold.max(axis=1) > threshold).reshape(bars, spb)
-            heard = _drop_short_runs((loud | ~loud.any(axis=1, keepdims=True)).reshape(-1), self.min_note)
-            sounding = _fill_short_rests(heard, self.min_rest)
+            hold = hold_c[:, :, t]  # (C, P)
+            best = hold.argmax(axis=1)  # (C,)
+            loud = (hold.max(axis=1) > threshold).reshape(bars, spb // g)
+            heard = _drop_short_runs((loud | ~loud.any(axis=1, keepdims=True)).reshape(-1), min_note)
+            sounding = _fill_short_rests(heard, min_rest)
             struck = np.zeros(len(best), dtype=bool)
             if n_ch > 1:
-                struck = flat[np.arange(len(best)), best, t, 1] > threshold
-            best = _smooth_pitch(best, heard, self.min_note)
+                struck = onset_c[np.arange(len(best)), best, t] > threshold
+            best = _smooth_pitch(best, heard, min_note)
             for i in np.nonzero(sounding & ~heard)[0]:  # a filled rest holds the note before it
                 best[i], struck[i] = best[i - 1], False
             starts = sounding & (struck | ~np.r_[False, sounding[:-1]] | (best != np.r_[-1, best[:-1]]))
-            spans = _merge_short(_spans(sounding, starts), self.min_note)
-            out.append([Segment(s, e, hold[s:e].mean(axis=0)) for s, e in spans])
+            spans = _merge_short(_spans(sounding, starts), min_note)
+            out.append([Segment(s * g, e * g, flat[s * g : e * g, :, t, 0].mean(axis=0)) for s, e in spans])
         return out
 
     def decode(

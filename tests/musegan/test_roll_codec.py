@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -61,12 +62,21 @@ def test_an_onset_inside_a_held_pitch_re_strikes_it():
 def test_one_step_blips_and_short_holes_are_decoded_away():
     roll = _silent()
     roll[0, 0:7, 0, 0, 0] = 0.9  # C4 for 7 steps ...
-    roll[0, 7, 2, 0, 0] = 0.9  # ... a 1-step D4 flicker (joins the C4 before it) ...
+    roll[0, 7, [0, 2], 0, 0] = 0.5, 0.9  # ... a 1-step D4 flicker (C4 still loud: it holds on) ...
     roll[0, 8:10, 0, 0, 0] = -0.5  # ... a 2-step hole (held over: shorter than a quarter) ...
     roll[0, 10:16, 4, 0, 0] = 0.9  # ... then E4 to the end of the bar.
     roll[0, 0:8, 7, 1, 0] = 0.9  # bass: G4, a quarter rest, and a lone 1-step blip (dropped)
     roll[0, 12, 0, 1, 0] = 0.9
     assert _notes(CODEC.decode(roll)) == [[(0, 10, 60), (10, 6, 64)], [(0, 8, 67)]]
+
+
+def test_notes_start_and_end_on_the_eighth_grid():
+    roll = _silent()
+    roll[0, 0:5, 0, 0, 0] = 0.9  # C4 for 5 steps, then E4 from step 5 (struck there)
+    roll[0, 5:16, 4, 0, 0] = roll[0, 5, 4, 0, 1] = 0.9
+    roll[0, 3:16, 7, 1, 0] = roll[0, 3, 7, 1, 1] = 0.9  # bass G4 from step 3, after a rest
+    assert _notes(CODEC.decode(roll)) == [[(0, 6, 60), (6, 10, 64)], [(4, 12, 67)]]
+    assert _notes(replace(CODEC, grid=1).decode(roll)) == [[(0, 5, 60), (5, 11, 64)], [(3, 13, 67)]]
 
 
 def test_a_voice_bar_that_would_be_silent_sounds_its_best_pitch():
