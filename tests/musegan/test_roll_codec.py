@@ -142,3 +142,15 @@ def test_voice_leading_choice_avoids_a_parallel_fifth_and_keeps_range():
     rows = choose_pitches(codec, codec.to_segments(roll))
     assert [[r + 48 for r in v] for v in rows] == [[67, 71], [60, 62]]
     assert _notes(codec.decode(roll, pitches=rows))[0] == [(0, 8, 67), (8, 8, 71)]
+
+
+def test_voice_leading_choice_completes_a_final_tonic_triad():
+    codec = RollCodec()  # SATB from C2, tonic C
+    roll = -np.ones((1, 16, 48, 4, 2), dtype=np.float32)
+    for voice, (row, score) in enumerate([(38, 0.9), (31, 0.9), (24, 0.9), (12, 0.9)]):  # D5 G4 C4 C3
+        roll[0, :, row, voice, 0] = score
+        roll[0, 0, row, voice, 1] = 0.9
+    roll[0, :, 40, 0, 0] = 0.8  # the soprano's second choice: E5
+    assert [t.notes[0].pitch for t in codec.decode(roll).tracks] == [74, 67, 60, 48]
+    rows = choose_pitches(codec, codec.to_segments(roll))
+    assert [[r + 36 for r in v] for v in rows] == [[76], [67], [60], [48]]  # C major over C
