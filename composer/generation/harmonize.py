@@ -11,9 +11,10 @@ Each voice at each step is drawn from the model's distribution masked by
 - the grammar (always): silence before the melody starts; a voice can only hold a note it sounds;
   after the melody's last onset every voice holds its note to the end, so the piece ends with it;
 - the voice-leading rules (``rules``, on by default): each voice in its SATB range (in the output
-  key); no parallel fifths or octaves against the voices already placed at that step (the melody and
+  key) and never struck above the soprano; no parallel fifths or octaves against the voices already placed at that step (the melody and
   the voices written before it, bass first); at the melody's last onset every voice sounds, and when
-  the melody ends on the tonic the chord is the tonic triad in root position with its third present.
+  the melody ends on the tonic the chord is the tonic triad with its third present and the bass on
+  the tonic, below every other voice (root position).
 
 When no value satisfies every rule, the rules are dropped in order (parallels, then the cadence, then
 the ranges) rather than failing.
@@ -191,7 +192,8 @@ class Rules:
         out = [self.hold_ok if prev >= 0 else self.no_hold]
         if not self.rules:
             return out
-        out.append(self.in_range[v])
+        top = chord[0]  # the soprano: no voice strikes above it
+        out.append(self.in_range[v] if top < 0 else self.in_range[v] & (~self.strike | (self.pitches <= top)))
         if final:
             ok = out[0].copy()
             ok[REST] = False
@@ -201,6 +203,8 @@ class Rules:
                 if v == 2 and not {int(p) % 12 for p in chord if p >= 0} & set(THIRDS[self.mode]):
                     allowed = set(THIRDS[self.mode])  # the tenor, written last, supplies the third
                 ok &= np.isin(pcs, sorted(allowed))
+                if v != 3 and chord[3] >= 0:  # above the bass, so the chord stays in root position
+                    ok &= np.where(self.strike, self.pitches, prev) > chord[3]
             out.append(ok)
         return out
 

@@ -51,13 +51,13 @@ def read_melody(path: str, resolution: int = DEFAULT_RESOLUTION) -> tuple[Score,
             f"({len(line)} notes)"
         )
     spb = score.steps_per_bar
-    if pickup is None:  # MIDI has no pickup bars: a last note off the bar line is read as one
-        last = line[-1].start
-        pickup = (-last) % spb if line[0].start == 0 and last % spb else 0
+    if pickup is None:  # MIDI has no pickup bars: a file that ends inside a bar is read as having one
+        end = max(line[-1].end, score.length)
+        pickup = (-end) % spb if line[0].start < end % spb else 0
         if pickup:
             notices.append(
-                f"{path}: its last note starts {last % spb} steps into a bar; read as a pickup of "
-                f"{spb - pickup} steps (bar lines moved)"
+                f"{path}: it ends {end % spb} steps into a bar; read as a pickup of {end % spb} steps "
+                "(bar lines moved to match)"
             )
     line = [replace(n, start=n.start + pickup) for n in line]
     track = Track("Soprano", 52, False, line)

@@ -38,6 +38,7 @@ class TrainConfig:
     seed: int = 0
     eval_every: int = 100
     size: str = "default"
+    stop_after: int = 0  # stop (and save) at this step, to continue later with resume; 0: at ``steps``
 
 
 def fit_grid(pieces, margin: int = 2) -> HarmonyGrid:
@@ -132,7 +133,8 @@ def train_harmonizer(
     torch.set_num_threads(1)
     if resume:
         meta, weights, train_state = load_checkpoint(folder / "last", with_train_state=True, kind=KIND)
-        cfg = TrainConfig(**{**meta["train"], **{k: v for k, v in options.items() if k == "steps"}})
+        given = {k: v for k, v in options.items() if k in ("steps", "stop_after")}
+        cfg = TrainConfig(**{**meta["train"], "stop_after": 0, **given})
         grid = HarmonyGrid.from_dict(meta["grid"])
     else:
         cfg, grid, meta = TrainConfig(**options), None, None
@@ -158,7 +160,8 @@ def train_harmonizer(
     progress = loop.Progress(cfg.steps, step, desc="harmonizer")
     running = []
     with loop.interruptible() as flag:
-        while step < cfg.steps and not flag["stop"]:
+        stop = cfg.stop_after or cfg.steps
+        while step < min(stop, cfg.steps) and not flag["stop"]:
             torch.manual_seed(loop.step_seed(cfg.seed, step))
             lr = cfg.lr * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))  # cosine to zero
             for g in opt.param_groups:
@@ -172,9 +175,9 @@ def train_harmonizer(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             step += 1
-            running.append(float(loss))
+            running.append(loss.item())
             progress.update(step, loss=float(np.mean(running[-20:])))
-            if step % cfg.eval_every == 0 or step == cfg.steps or flag["stop"]:
+            if step % cfg.eval_every == 0 or step in (stop, cfg.steps) or flag["stop"]:
                 val = evaluate(model, data["validation"])
                 history["train"].append(float(np.mean(running)))
                 history["validation"].append(val["nll_per_step"])
