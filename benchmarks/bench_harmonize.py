@@ -80,7 +80,9 @@ def chord_tone_rate(score: Score) -> tuple[int, int]:
 
 
 def same_notes(a, b) -> bool:
-    return [(n.start, n.duration, n.pitch) for n in sorted(a)] == [(n.start, n.duration, n.pitch) for n in sorted(b)]
+    return [(n.start, n.duration, n.pitch) for n in sorted(a)] == [
+        (n.start, n.duration, n.pitch) for n in sorted(b)
+    ]
 
 
 def melody_of(piece: Score) -> Score:
@@ -93,11 +95,15 @@ def ends_on_tonic(piece: Score) -> bool:
 
 def summarize(outs: list[Score], melodies: list[Score]) -> dict:
     group = summarize_chorale(outs)
-    tonic_end = [ending_metrics(o)["ends_on_tonic_root_position"] for o, m in zip(outs, melodies) if ends_on_tonic(m)]
+    tonic_end = [
+        ending_metrics(o)["ends_on_tonic_root_position"] for o, m in zip(outs, melodies) if ends_on_tonic(m)
+    ]
     beats = np.sum([chord_tone_rate(o) for o in outs], axis=0)
     return {
         "pieces": len(outs),
-        "fixed_voice_identical": float(np.mean([same_notes(o.tracks[0].notes, m.tracks[0].notes) for o, m in zip(outs, melodies)])),
+        "fixed_voice_identical": float(
+            np.mean([same_notes(o.tracks[0].notes, m.tracks[0].notes) for o, m in zip(outs, melodies)])
+        ),
         "parallels_per_100": group["parallels_per_100"],
         "has_parallel": group["has_parallel"],
         "in_satb_range": group["in_satb_range"],
@@ -173,9 +179,18 @@ def cold_time(melody: Score, runs: int = 5) -> dict:
         times = []
         for _ in range(runs):
             t0 = time.perf_counter()
-            subprocess.run(["composer", "harmonize", path, "-o", os.path.join(tmp, "out.mid")], check=True, capture_output=True)
+            subprocess.run(
+                ["composer", "harmonize", path, "-o", os.path.join(tmp, "out.mid")],
+                check=True,
+                capture_output=True,
+            )
             times.append(time.perf_counter() - t0)
-    return {"median_s": statistics.median(times), "min_s": min(times), "runs": runs, "load": os.getloadavg()[0]}
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "runs": runs,
+        "load": os.getloadavg()[0],
+    }
 
 
 def main() -> None:

@@ -268,3 +268,15 @@ def test_training_resumes_exactly(tmp_path, bach):
     assert a.keys() == b.keys()
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_rests_in_the_melody_are_kept_and_stdout_gets_the_midi(checkpoint, tmp_path):
+    notes = [(0, 8, 72), (12, 4, 74), (16, 8, 76), (28, 4, 72), (32, 32, 72)]  # two rests
+    write_midi(melody(notes), tmp_path / "rests.mid")
+    r = CliRunner().invoke(main, ["harmonize", str(tmp_path / "rests.mid"), "--checkpoint", str(checkpoint)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout_bytes[:4] == b"MThd"
+    (tmp_path / "out.mid").write_bytes(r.stdout_bytes)
+    back = read_midi(tmp_path / "out.mid")
+    assert [(n.start, n.duration, n.pitch) for n in back.tracks[0].notes] == notes
+    assert back.n_bars == 4

@@ -82,8 +82,8 @@ def harmonize(
     key: str | None = None,
     seed: int = 0,
     rules: bool = True,
-    temperature: float = 1.0,
-    top_p: float = 0.95,
+    temperature: float = 0.9,
+    top_p: float = 0.9,
     name: str = "melody",
 ) -> tuple[Score, list[str]]:
     """Write the three other voices under a one-track melody (as read_melody returns it).
@@ -133,13 +133,20 @@ def _inputs(grid: HarmonyGrid, melody: Score, mode: str) -> tuple[np.ndarray, tu
     return np.concatenate([fixed, ctx], axis=1), (notes[0].start, T)
 
 
+CHORD_TRIES = 8  # whole chords drawn at a step before single voices are redrawn to avoid parallels
+
+
 def _sample(model, inputs, span, key, rng, options) -> np.ndarray:
-    """Tokens of the free voices, shape=(T, 3), step by step, each voice masked by the rules."""
+    """Tokens of the free voices, shape=(T, 3), step by step.
+
+    At each step the chord (bass, alto, tenor) is drawn whole, and drawn again (up to CHORD_TRIES
+    times) while it makes parallels; only then is each voice redrawn alone, which keeps the harmony
+    the model chose rather than patching its last voice into a worse one.
+    """
     grid, rt = model.grid, model.runtime
-    rules, temperature, top_p = options
-    T, free = len(inputs), grid.free
-    # sounding pitch per voice and step in C (-1: silent); the fixed voice's from its ids
-    sounding = np.full((4, T), -1, np.int64)
+    rules = options[0]
+    T = len(inputs)
+    sounding = np.full((4, T), -1, np.int64)  # pitch per voice and step, in C (-1: silent)
     sounding[grid.fixed] = np.where(inputs[:, 0] > 0, inputs[:, 0] - 1 + grid.pitch_lo, -1)
     last_onset = int(np.flatnonzero(inputs[:, 1])[-1])
     rule = Rules(grid, key, rules)
@@ -148,28 +155,43 @@ def _sample(model, inputs, span, key, rng, options) -> np.ndarray:
     before: list[tuple[int, int]] = []
     for t in range(T):
         rt.step(t, before)
-        placed: list[tuple[int, int]] = []
-        for k, v in enumerate(free):
-            prev = int(sounding[v, t - 1]) if t else -1
-            if t < span[0] or (t > last_onset and prev >= 0):  # silence before the melody; hold at the end
-                tok = REST if t < span[0] else HOLD
-            else:
-                masks = rule.masks(v, prev, sounding[:, t], t == last_onset)
-                bad = _parallel_check(grid, v, t, sounding, last_on) if rules else None
-                tok = _draw(rt.logits(k, t, placed), masks, rng, temperature, top_p, bad)
-            tokens[t, k] = tok
-            sounding[v, t] = prev if tok == HOLD else (grid.pitch_of(tok) if tok >= N_SPECIAL else -1)
-            now = int(sounding[v, t])
-            placed.append(
-                (
-                    0 if now < 0 else min(max(now, grid.pitch_lo), grid.pitch_hi) - grid.pitch_lo + 1,
-                    int(tok >= N_SPECIAL),
-                )
+        ends = (t < span[0], t == last_onset, t > last_onset)
+        for attempt in range(CHORD_TRIES + 1 if rules else 1):
+            placed = _chord(
+                model, t, ends, sounding, last_on, tokens, rule, rng, options, attempt == CHORD_TRIES
             )
+            if placed is not None:
+                break
         before = placed
-        last_on[[v for k, v in enumerate(free) if tokens[t, k] >= N_SPECIAL]] = t
+        last_on[[v for k, v in enumerate(grid.free) if tokens[t, k] >= N_SPECIAL]] = t
         last_on[grid.fixed] = t if inputs[t, 1] else last_on[grid.fixed]
     return tokens
+
+
+def _chord(model, t, ends, sounding, last_on, tokens, rule, rng, options, redraw) -> list | None:
+    """Draw the free voices at step t into ``tokens`` and ``sounding``; returns their (sounding id,
+    onset) pairs, or None when a voice makes parallels and ``redraw`` is off (voices redrawn alone)."""
+    grid, rt = model.grid, model.runtime
+    rules, temperature, top_p = options
+    before_start, final, after = ends
+    placed: list[tuple[int, int]] = []
+    sounding[[v for v in grid.free], t] = -1
+    for k, v in enumerate(grid.free):
+        prev = int(sounding[v, t - 1]) if t else -1
+        if before_start or (after and prev >= 0):  # silence before the melody; hold at the end
+            tok = REST if before_start else HOLD
+        else:
+            masks = rule.masks(v, prev, sounding[:, t], final)
+            bad = _parallel_check(grid, v, t, sounding, last_on) if rules else None
+            tok = _draw(rt.logits(k, t, placed), masks, rng, temperature, top_p, bad if redraw else None)
+            if not redraw and bad is not None and tok >= N_SPECIAL and bad(tok):
+                return None
+        tokens[t, k] = tok
+        sounding[v, t] = prev if tok == HOLD else (grid.pitch_of(tok) if tok >= N_SPECIAL else -1)
+        now = int(sounding[v, t])
+        sid = 0 if now < 0 else min(max(now, grid.pitch_lo), grid.pitch_hi) - grid.pitch_lo + 1
+        placed.append((sid, int(tok >= N_SPECIAL)))
+    return placed
 
 
 class Rules:

@@ -41,6 +41,7 @@ class HarmonizerConfig:
 SIZES = {
     "tiny": {"embed": 8, "encoder": 8, "hidden": 16, "head": 16, "dropout": 0.0},
     "default": {},
+    "large": {"embed": 48, "encoder": 96, "hidden": 192, "head": 192, "dropout": 0.3},
 }
 
 
