@@ -20,28 +20,29 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def throughput(reps: int, threads: int, batch: int = 32, seq_len: int = 64) -> dict:
+def throughput(reps: int, threads: int, batch: int = 16, seq_len: int = 128) -> dict:
     """Targets per second of one training step (forward, backward, Adam) for both formulations."""
     import torch
 
-    from composer.models.attention_lstm import AttentionLSTM, LSTMConfig, nll_per_stream
-    from composer.training.lstm import SIZES, prepare_data, sample_batch
+    from composer.models.attention_lstm import TrainConfig, nll_per_stream
+    from composer.training.lstm import build_model, prepare_data, sample_batch
 
     torch.set_num_threads(threads)
-    data = prepare_data("bach", 0, 0)
-    config = LSTMConfig(vocab_sizes=data["vocab"].sizes, n_positions=data["n_positions"], **SIZES["default"])
-    model = AttentionLSTM(config)
+    cfg = TrainConfig(batch_size=batch, seq_len=seq_len)
+    data = prepare_data("bach", cfg)
+    model = build_model(data["codec"], cfg)
     opt = torch.optim.Adam(model.parameters())
     times = {"causal": [], "book": []}
     for rep in range(reps + 2):  # two warm-up rounds, then alternate the two forms
-        x, xpos, y, ypos = sample_batch(data["streams"], rep, 0, batch, seq_len, "cpu")
+        x, xctx, y, yctx = sample_batch(data["streams"], rep, 0, batch, seq_len, "cpu")
+        xpos, ypos, cond = xctx[..., 0], yctx[..., 0], xctx[..., 1:]
         for form in ("causal", "book"):
             t0 = time.perf_counter()
             if form == "causal":
-                logits, _ = model(x, xpos, y, ypos)
+                logits, _ = model(x, xpos, y, ypos, cond=cond)
                 loss = sum(nll_per_stream(logits, y).values()) / (y[..., 0] != -100).sum()
             else:  # predict only the event after each window
-                logits, _ = model.forward_book(x, xpos, y[:, -1], ypos[:, -1])
+                logits, _ = model.forward_book(x, xpos, y[:, -1], ypos[:, -1], cond=cond)
                 loss = sum(nll_per_stream(logits, y[:, -1]).values()) / batch
             opt.zero_grad()
             loss.backward()
@@ -127,7 +128,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--parts", default="cold,repetition,throughput")
-    ap.add_argument("--seq-len", type=int, default=64, help="Window length of both formulations.")
+    ap.add_argument("--seq-len", type=int, default=128, help="Window length of both formulations.")
     args = ap.parse_args()
     parts = args.parts.split(",")
     t0 = time.perf_counter()

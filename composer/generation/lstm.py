@@ -191,12 +191,13 @@ def _choose_key(model: Model, key: str | None, like: Score | None, rng) -> tuple
     """(tonic pitch class, mode) to compose in: ``key``, else the prime's, else one drawn from the
     training keys (by their counts). ComposerError when the model cannot honour ``key``."""
     codec = model.codec
+    wanted = parse_key(key) if key is not None else None  # an unknown key is refused first
     if key is not None and not codec.normalize_key:
         raise ComposerError(
             f"--key {key!r}: this checkpoint was trained without key conditioning; retrain it to choose a key"
         )
-    if key is not None:
-        return parse_key(key)
+    if wanted is not None:
+        return wanted
     if like is not None:
         return key_of(like)
     if not codec.keys:

@@ -133,16 +133,14 @@ def _pitch_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
     no_parallels = np.ones(len(values), bool)
     for other, pitch in struck.items():
         theirs = state.previous.get(other)
-        if other == track or mine is None or theirs is None:
+        if other == track or mine is None or theirs is None or abs(theirs - mine) % 12 not in (0, 7):
             continue
-        for i, v in enumerate(values.tolist()):
-            if v == REST:
-                continue
-            if track > other:  # higher track index = lower voice
-                bad = is_parallel((mine, theirs), (v, pitch))
-            else:
-                bad = is_parallel((theirs, mine), (pitch, v))
-            no_parallels[i] &= not bad
+        # only a candidate at the same perfect interval can be parallel: test those few exactly
+        for i in np.flatnonzero((values != REST) & (np.abs(values - pitch) % 12 == abs(theirs - mine) % 12)):
+            v = int(values[i])
+            lower_first = track > other  # higher track index = lower voice
+            prev, cur = ((mine, theirs), (v, pitch)) if lower_first else ((theirs, mine), (pitch, v))
+            no_parallels[i] = not is_parallel(prev, cur)
     rules = [no_parallels]
     if state.final_bar is not None and onset == state.final_bar:
         rules.append(_cadence(values, track, state))

@@ -154,7 +154,7 @@ def train_lstm(corpus_source="bach", out=None, resume=False, device="auto", forc
         check_compatible(resumed[0], out / "last", data["corpus"])
         state, model, tensors, _ = resumed
     else:
-        state, model = None, _new_model(data["codec"], cfg).to(dev)
+        state, model = None, build_model(data["codec"], cfg).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if resumed:
         optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
@@ -177,7 +177,8 @@ def _resume(out: Path, given: dict, dev) -> tuple[dict, AttentionLSTM, dict, Tra
     return meta, model, tensors, cfg
 
 
-def _new_model(codec: TokenCodec, cfg: TrainConfig) -> AttentionLSTM:
+def build_model(codec: TokenCodec, cfg: TrainConfig) -> AttentionLSTM:
+    """A fresh AttentionLSTM for the codec's vocabulary and conditioning, sized by ``cfg``."""
     config = LSTMConfig(
         vocab_sizes=codec.vocab.sizes,
         n_positions=codec.n_positions,
