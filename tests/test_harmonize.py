@@ -240,12 +240,15 @@ def test_bad_inputs_are_one_line_and_exit_2(checkpoint, tmp_path):
     write_midi(melody([(16 * i, 16, 72) for i in range(MAX_BARS + 1)]), long)
     broken = tmp_path / "broken.musicxml"
     broken.write_text("<score-partwise><part id='P1'><measure")
+    compound = tmp_path / "six-eight.mid"
+    write_midi(melody([(0, 6, 72), (6, 6, 74)], meter=(6, 8)), compound)
     ok = tmp_path / "ok.mid"
     write_midi(melody(TUNE), ok)
     cases = {
         (empty,): "holds no pitched notes",
         (long,): f"the limit is {MAX_BARS}",
         (broken,): "unreadable MusicXML",
+        (compound,): "meter 6/8 is not supported",
         (ok, "--voice", "alto"): "the model was not trained to hold the alto fixed",
         (ok, "--key", "H major"): "unknown key",
     }
