@@ -5,7 +5,10 @@ Batches are drawn from a generator keyed by (seed, step), and dropout is seeded 
 run repeats the uninterrupted one exactly. The folder holds the best-validation weights (what
 `composer harmonize` reads) and ``last/``, the latest state with optimizer, which ``resume`` continues.
 
-Run it as ``python -m composer.training.harmonizer --out checkpoints/harmonizer-bach``.
+The shipped checkpoint's recipe is the defaults: ``python -m composer.training.harmonizer --out
+checkpoints/harmonizer-bach`` (2200 steps of 8 chorales, AdamW at 3e-3 with a cosine decay, dropout
+0.2; about 40 minutes on one thread of the shared 2-core box). ``composer train`` does not offer it
+yet.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ DEFAULT_OUT = Path(__file__).resolve().parents[2] / "checkpoints" / "harmonizer-
 
 @dataclass
 class TrainConfig:
-    steps: int = 1500
+    steps: int = 2200
     batch_size: int = 8
     lr: float = 3e-3
     seed: int = 0
