@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -116,12 +117,35 @@ def summarize(outs: list[Score], melodies: list[Score]) -> dict:
     }
 
 
-def harmonizer_nll(checkpoint, pieces) -> dict:
+TEMPERATURES = np.round(np.arange(0.8, 1.61, 0.05), 2)
+
+
+def nll_at(pairs, temperature: float) -> float:
+    """Summed NLL (nats) of (logits (n, V), targets (n,)) pairs with the logits divided by T."""
+    import torch
+
+    return sum(
+        float(torch.nn.functional.cross_entropy(lg / temperature, y, reduction="sum")) for lg, y in pairs
+    )
+
+
+def calibrated(val_pairs, test_pairs) -> dict:
+    """Raw test NLL, and the test NLL at the one logit temperature that is best on validation."""
+    best = min(TEMPERATURES, key=lambda t: nll_at(val_pairs, t))
+    return {
+        "raw": nll_at(test_pairs, 1.0),
+        "temperature": float(best),
+        "calibrated": nll_at(test_pairs, best),
+    }
+
+
+def harmonizer_pairs(checkpoint, pieces) -> tuple[list, int]:
+    """(logits, targets) of the free voices inside each melody's span, and the notes struck there."""
     import torch
 
     from composer.checkpoint import load_checkpoint
     from composer.models.harmonizer import Harmonizer, HarmonizerConfig
-    from composer.representations.harmony_grid import HarmonyGrid
+    from composer.representations.harmony_grid import N_SPECIAL, HarmonyGrid
     from composer.training.harmonizer import DEFAULT_OUT, to_batch
 
     meta, weights, _ = load_checkpoint(checkpoint or DEFAULT_OUT, kind="harmonizer")
@@ -129,18 +153,20 @@ def harmonizer_nll(checkpoint, pieces) -> dict:
     model.load_state_dict(weights)
     model.eval()
     grid = HarmonyGrid.from_dict(meta["grid"])
-    from composer.training.harmonizer import nll
-
-    total = notes = 0.0
+    pairs, notes = [], 0
     with torch.no_grad():
         for p in pieces:
-            s, _, k = nll(model, to_batch([grid.encode(p)]))
-            total, notes = total + float(s), notes + int(k)
-    return {"nats": total, "grid_notes": int(notes)}
+            fixed, ctx, state, targets, mask = to_batch([grid.encode(p)])
+            logits = model(fixed, ctx, state)[0][mask[0]]  # (n, 3, V)
+            y = targets[0][mask[0]]  # (n, 3)
+            pairs.append((logits.flatten(0, 1), y.flatten()))
+            notes += int((y >= N_SPECIAL).sum())
+    return pairs, notes
 
 
-def lstm_nll(checkpoint, pieces) -> dict:
-    """The attention LSTM's NLL (nats) of the events of tracks 1-3 (alto, tenor, bass), summed."""
+def lstm_pairs(checkpoint, pieces) -> tuple[list, int]:
+    """(logits, targets) per stream of the attention LSTM's events of tracks 1-3 (alto, tenor, bass),
+    and how many such events there are."""
     import torch
 
     from composer.generation.lstm import DEFAULT_CHECKPOINT
@@ -153,7 +179,7 @@ def lstm_nll(checkpoint, pieces) -> dict:
     model.eval()
     codec = TokenCodec.from_meta(meta)
     track_values = np.array(codec.vocab.values["track"])
-    total, events = 0.0, 0
+    pairs, events = [], 0
     with torch.no_grad():
         for p in pieces:
             ids, ctx = to_stream([codec.encode(p)])
@@ -162,12 +188,24 @@ def lstm_nll(checkpoint, pieces) -> dict:
             logits, _ = model(x, xc[..., 0], y, yc[..., 0], window=model.config.window, cond=xc[..., 1:])
             tracks = track_values[np.clip(ids[1:, 3] - Vocab.N_SPECIAL, 0, None)]
             mine = torch.from_numpy((tracks >= 1) & (ids[1:, 3] >= Vocab.N_SPECIAL))
-            for s, lg in logits.items():
-                i = STREAMS.index(s)
-                lp = torch.log_softmax(lg[0].float(), -1).gather(-1, y[0, :, i : i + 1]).squeeze(-1)
-                total -= float(lp[mine].sum())
+            pairs += [(lg[0][mine].float(), y[0, :, STREAMS.index(s)][mine]) for s, lg in logits.items()]
             events += int(mine.sum())
-    return {"nats": total, "events": events, "checkpoint": str(checkpoint or DEFAULT_CHECKPOINT)}
+    return pairs, events
+
+
+def compare_nll(checkpoint, lstm_checkpoint, corpus) -> dict:
+    """Nats per alto/tenor/bass note of both models on the test split, raw and calibrated."""
+    val, test = usable(corpus.split("validation")), usable(corpus.split("test"))
+    h = calibrated(harmonizer_pairs(checkpoint, val)[0], harmonizer_pairs(checkpoint, test)[0])
+    (lv, _), (lt, events) = lstm_pairs(lstm_checkpoint, val), lstm_pairs(lstm_checkpoint, test)
+    lstm = calibrated(lv, lt)
+    per = {k: v / events if k != "temperature" else v for k, v in h.items()}
+    return {
+        "atb_notes": events,
+        "harmonizer": per,
+        "lstm": {k: v / events if k != "temperature" else v for k, v in lstm.items()},
+        "harmonizer_grid_notes": harmonizer_pairs(checkpoint, test)[1],
+    }
 
 
 def cold_time(melody: Score, runs: int = 5) -> dict:
@@ -176,18 +214,21 @@ def cold_time(melody: Score, runs: int = 5) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "melody16.mid")
         write_midi(melody, path)
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
-            t0 = time.perf_counter()
+            t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run(
                 ["composer", "harmonize", path, "-o", os.path.join(tmp, "out.mid")],
                 check=True,
                 capture_output=True,
             )
             times.append(time.perf_counter() - t0)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
     return {
         "median_s": statistics.median(times),
         "min_s": min(times),
+        "median_cpu_s": statistics.median(cpu),
         "runs": runs,
         "load": os.getloadavg()[0],
     }
@@ -198,6 +239,7 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--lstm-checkpoint", default=None)
     ap.add_argument("--no-timing", action="store_true")
+    ap.add_argument("--no-samples", action="store_true")
     ap.add_argument("--no-nll", action="store_true")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
@@ -206,20 +248,13 @@ def main() -> None:
     melodies = [melody_of(p) for p in pieces]
     model = load_harmonizer(a.checkpoint)
     report = {"bach": summarize(pieces, melodies), "load": os.getloadavg()[0]}
-    for rules in (True, False):
+    for rules in () if a.no_samples else (True, False):
         t0 = time.perf_counter()
         outs = [harmonize(m, model, seed=i, rules=rules)[0] for i, m in enumerate(melodies)]
         name = "rules" if rules else "no_rules"
         report[name] = {**summarize(outs, melodies), "seconds": round(time.perf_counter() - t0, 2)}
     if not a.no_nll:
-        h, lstm = harmonizer_nll(a.checkpoint, pieces), lstm_nll(a.lstm_checkpoint, pieces)
-        report["nll"] = {
-            "atb_notes": lstm["events"],
-            "harmonizer_per_note": h["nats"] / lstm["events"],
-            "lstm_per_note": lstm["nats"] / lstm["events"],
-            "harmonizer_grid_notes": h["grid_notes"],
-            "lstm_checkpoint": lstm["checkpoint"],
-        }
+        report["nll"] = compare_nll(a.checkpoint, a.lstm_checkpoint, corpus)
     if not a.no_timing:
         long = next(p for p in pieces if p.n_bars >= 16 and p.time_signature == (4, 4))
         report["cold"] = cold_time(melody_of(crop(long, 0, 16 * long.steps_per_bar)))
