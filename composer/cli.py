@@ -674,3 +674,59 @@ def _report_live(gen, stats) -> None:
         + f"; playback waited {gen.waits} times",
         err=True,
     )
+
+
+@main.command("harmonize")
+@click.argument("melody", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", default="-", help="Output file; - is standard output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["midi", "musicxml"]),
+    default=None,
+    help="[from -o's extension, else midi]",
+)
+@click.option(
+    "--voice",
+    type=click.Choice(["soprano", "alto", "tenor", "bass"]),
+    default="soprano",
+    show_default=True,
+    help="The voice the melody is kept in.",
+)
+@click.option(
+    "--key", default=None, help='Key of the melody, e.g. "Eb major", Am [the file\'s, else guessed].'
+)
+@click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
+@click.option(
+    "--rules/--no-rules", default=True, show_default=True, help="Voice-leading rules and final cadence."
+)
+@click.option("--checkpoint", default=None, help="Harmonizer checkpoint folder (default: the shipped one).")
+def harmonize_melody(
+    melody: str, output: str, fmt: str | None, voice: str, key, seed: int, rules: bool, checkpoint
+):
+    """Write alto, tenor and bass under MELODY (.mid or .musicxml), keeping it note for note, to -o
+    (MIDI or MusicXML by its extension) or to stdout when that is not a terminal."""
+    import sys
+    from pathlib import Path
+
+    from composer.generation.harmonize import check_voice, harmonize, load_harmonizer
+    from composer.generation.melody import read_melody
+    from composer.midi_io import write_midi, write_musicxml
+
+    fmt = fmt or ("musicxml" if Path(output).suffix.lower() in (".musicxml", ".xml") else "midi")
+    if output == "-" and sys.stdout.isatty():
+        ext = "musicxml" if fmt == "musicxml" else "mid"
+        raise ComposerError(f"refusing to write {fmt} to a terminal; redirect (> out.{ext}) or use -o FILE")
+    model = load_harmonizer(checkpoint)
+    check_voice(model, voice, melody)
+    if key is not None:
+        from composer.representations.token_codec import parse_key
+
+        parse_key(key)
+    line, notices = read_melody(melody)
+    score, more = harmonize(line, model, key=key, seed=seed, rules=rules, name=melody)
+    for notice in notices + more:
+        click.echo(f"composer: {notice}", err=True)
+    (write_musicxml if fmt == "musicxml" else write_midi)(score, output)
+    if output != "-":
+        click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,98 @@
+"""The harmonizer: a bidirectional LSTM reads the whole fixed voice, a causal LSTM writes the others.
+
+Design (issue 14). A cadence is prepared before the melody gets there, so the model must see where
+the melody is going: the encoder is a bidirectional LSTM over the fixed voice's whole line (its
+sounding pitch, where it strikes, the position in the bar, the mode and the bars left), so each
+step's encoding holds the melody both behind and ahead of it. The decoder is a one-layer causal LSTM
+over the steps; its input at step t is the encoding at t and the three free voices at t - 1. At each
+step the free voices are written one after another (bass, alto, tenor): each voice's head reads the
+decoder state and the voices already written at that step, so the chord is sampled as a whole and
+the voice-leading rules can check each candidate against the voices placed before it.
+
+Modules and config only; the grid encoding is composer.representations.harmony_grid, the NumPy
+forward pass for generation composer.generation.harmonize.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class HarmonizerConfig:
+    n_tokens: int = 63  # target ids: HOLD, REST, pitches
+    n_sounding: int = 62  # input ids of a sounding pitch: REST, pitches
+    n_positions: int = 32
+    n_modes: int = 2
+    n_left: int = 9
+    embed: int = 32
+    encoder: int = 64  # per direction
+    hidden: int = 128
+    head: int = 128
+    dropout: float = 0.2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+SIZES = {
+    "tiny": {"embed": 8, "encoder": 8, "hidden": 16, "head": 16, "dropout": 0.0},
+    "default": {},
+    "large": {"embed": 48, "encoder": 96, "hidden": 192, "head": 192, "dropout": 0.3},
+}
+
+
+class Harmonizer(nn.Module):
+    """Logits of the free voices' tokens given the fixed voice."""
+
+    def __init__(self, cfg: HarmonizerConfig):
+        super().__init__()
+        self.cfg = cfg
+        E = cfg.embed
+        self.embed_fixed = nn.Embedding(cfg.n_sounding, E)
+        self.embed_strike = nn.Embedding(2, E)
+        self.embed_pos = nn.Embedding(cfg.n_positions, E)
+        self.embed_mode = nn.Embedding(cfg.n_modes, E)
+        self.embed_left = nn.Embedding(cfg.n_left, E)
+        self.encoder = nn.LSTM(E, cfg.encoder, batch_first=True, bidirectional=True)
+        self.embed_voice = nn.Embedding(cfg.n_sounding, E)  # a free voice's sounding pitch
+        self.embed_onset = nn.Embedding(2, E)  # whether it strikes there
+        self.decoder = nn.LSTM(2 * cfg.encoder + 3 * E, cfg.hidden, batch_first=True)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.heads = nn.ModuleList(
+            nn.Sequential(
+                nn.Linear(cfg.hidden + 2 * cfg.encoder + k * E, cfg.head),
+                nn.GELU(approximate="tanh"),
+                nn.Linear(cfg.head, cfg.n_tokens),
+            )
+            for k in range(3)
+        )
+
+    def voices(self, state: torch.Tensor) -> torch.Tensor:
+        """Embeddings of the free voices' (sounding id, onset), (B, T, 3, 2) -> (B, T, 3, E)."""
+        return self.embed_voice(state[..., 0]) + self.embed_onset(state[..., 1])
+
+    def forward(self, fixed: torch.Tensor, context: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """fixed (B, T, 2), context (B, T, 3), state (B, T, 3, 2) -> logits (B, T, 3, n_tokens).
+
+        ``state`` holds the free voices at each step (teacher forcing); the decoder reads them a step
+        late, and head k reads voices 0..k-1 of the same step.
+        """
+        x = (
+            self.embed_fixed(fixed[..., 0])
+            + self.embed_strike(fixed[..., 1])
+            + self.embed_pos(context[..., 0])
+            + self.embed_mode(context[..., 1])
+            + self.embed_left(context[..., 2])
+        )  # (B, T, E)
+        enc, _ = self.encoder(self.drop(x))  # (B, T, 2 * encoder)
+        enc = self.drop(enc)
+        voices = self.voices(state)  # (B, T, 3, E)
+        before = torch.cat([torch.zeros_like(voices[:, :1]), voices[:, :-1]], dim=1)  # step t - 1
+        h, _ = self.decoder(torch.cat([enc, before.flatten(2)], dim=-1))  # (B, T, H)
+        z = torch.cat([self.drop(h), enc], dim=-1)
+        out = [head(torch.cat([z, voices[:, :, :k].flatten(2)], dim=-1)) for k, head in enumerate(self.heads)]
+        return torch.stack(out, dim=2)  # (B, T, 3, n_tokens)
