@@ -452,13 +452,8 @@ def generate(
             "--api, --port, --virtual, --clock, --delay, --no-wait and --no-write need --play"
         )
     write = not (play_it and (no_write or (output == "-" and sys.stdout.isatty())))
-    if write and output == "-" and sys.stdout.isatty():
-        kind, ext = ("MusicXML", "musicxml") if fmt == "musicxml" else ("MIDI", "mid")
-        raise ComposerError(f"refusing to write {kind} to a terminal; redirect (> out.{ext}) or use -o FILE")
     if write:
-        from composer.atomic import check_output
-
-        check_output(output)  # a missing folder fails now, not after composing
+        _check_destination(output, fmt)
     opts = _for_model(opts, model)
     opts["checkpoint"] = _checkpoint(opts["checkpoint"], model)
     if model == "lstm":
@@ -548,6 +543,18 @@ def _output_format(output: str, fmt: str | None) -> str:
     if fmt and implied and fmt != implied:
         raise ComposerError(f"-o {_one_line(output)} names a {implied} file, but --format is {fmt}")
     return fmt or implied or "midi"
+
+
+def _check_destination(output: str, fmt: str) -> None:
+    """Refuse, before any work, to write to a terminal or into a folder that does not exist."""
+    import sys
+
+    if output == "-" and sys.stdout.isatty():
+        kind, ext = ("MusicXML", "musicxml") if fmt == "musicxml" else ("MIDI", "mid")
+        raise ComposerError(f"refusing to write {kind} to a terminal; redirect (> out.{ext}) or use -o FILE")
+    from composer.atomic import check_output
+
+    check_output(output)
 
 
 def _parse_programs(text: str | None) -> list[int] | None:
@@ -706,17 +713,13 @@ def harmonize_melody(
 ):
     """Write alto, tenor and bass under MELODY (.mid or .musicxml), keeping it note for note, to -o
     (MIDI or MusicXML by its extension) or to stdout when that is not a terminal."""
-    import sys
-    from pathlib import Path
-
     from composer.generation.harmonize import check_voice, harmonize, load_harmonizer
     from composer.generation.melody import read_melody
-    from composer.midi_io import write_midi, write_musicxml
+    from composer.midi_io import write_midi
+    from composer.musicxml import write_musicxml
 
-    fmt = fmt or ("musicxml" if Path(output).suffix.lower() in (".musicxml", ".xml") else "midi")
-    if output == "-" and sys.stdout.isatty():
-        ext = "musicxml" if fmt == "musicxml" else "mid"
-        raise ComposerError(f"refusing to write {fmt} to a terminal; redirect (> out.{ext}) or use -o FILE")
+    fmt = _output_format(output, fmt)
+    _check_destination(output, fmt)
     model = load_harmonizer(checkpoint)
     check_voice(model, voice, melody)
     if key is not None:
@@ -729,4 +732,4 @@ def harmonize_melody(
         click.echo(f"composer: {notice}", err=True)
     (write_musicxml if fmt == "musicxml" else write_midi)(score, output)
     if output != "-":
-        click.echo(f"wrote {output}", err=True)
+        click.echo(f"wrote {_one_line(output)}", err=True)
