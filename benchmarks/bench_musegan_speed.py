@@ -11,6 +11,7 @@ import time
 import torch
 
 from composer.models.musegan import Critic, Generator, MuseGANConfig
+from composer.representations.pianoroll import RollCodec
 from composer.training.musegan import SIZES, train_step
 
 
@@ -23,12 +24,19 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = MuseGANConfig(width=SIZES[args.size])
+    codec = RollCodec()
+    cfg = MuseGANConfig(
+        width=SIZES[args.size],
+        n_pitches=codec.n_pitches,
+        n_channels=len(codec.channels),
+        n_conditions=1,
+    )
     torch.manual_seed(0)
     gen, critic = Generator(cfg), Critic(cfg)
     opt_g = torch.optim.Adam(gen.parameters(), lr=1e-3, betas=(0.5, 0.9))
     opt_c = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.9))
-    data = torch.rand(1000, cfg.n_bars, cfg.steps_per_bar, cfg.n_pitches, cfg.n_tracks) > 0.97
+    shape = (1000, cfg.n_bars, cfg.steps_per_bar, cfg.n_pitches, cfg.n_tracks, cfg.n_channels)
+    data = (torch.rand(shape) > 0.97, torch.arange(1000) % 12 == 0)  # (rolls, last-phrase flags)
     cpu = torch.device("cpu")
     train_step(gen, critic, opt_g, opt_c, data, cfg, args.batch_size, 0, 0, cpu)  # warm-up
     times = []

@@ -68,11 +68,13 @@ def is_parallel(prev: tuple[int, int], cur: tuple[int, int]) -> bool:
     Contrary or oblique motion between perfect intervals (antiparallels, a held voice) is not counted,
     nor a voice pair that only leaps by octaves; a diminished fifth to a perfect fifth is not counted.
     """
-    return bool(_parallel(*prev, *cur))
+    return bool(parallel_mask(*prev, *cur))
 
 
-def _parallel(lo0, up0, lo1, up1):
-    """Vectorized is_parallel over arrays of pitches (any shape, broadcast)."""
+def parallel_mask(lo0, up0, lo1, up1) -> np.ndarray:
+    """is_parallel over arrays (any shapes that broadcast): the lower and upper voices' pitches
+    before (``lo0``, ``up0``) and after (``lo1``, ``up1``); e.g. every candidate pitch of one voice
+    against the voices already placed. Returns a bool ndarray of the broadcast shape."""
     lo0, up0, lo1, up1 = (np.asarray(x, np.int32) for x in (lo0, up0, lo1, up1))
     i0, i1 = np.abs(up0 - lo0) % 12, np.abs(up1 - lo1) % 12
     perfect = (i0 == i1) & np.isin(i0, PERFECT)
@@ -88,7 +90,7 @@ def _transitions(pitch: np.ndarray, onset: np.ndarray) -> tuple[int, int]:
         a, b = pitch[:, ts[:-1]], pitch[:, ts[1:]]  # (V, onsets - 1): before and after
         both = (a[up] >= 0) & (a[lo] >= 0) & (b[up] >= 0) & (b[lo] >= 0)
         transitions += int(both.sum())
-        parallels += int((both & _parallel(a[lo], a[up], b[lo], b[up])).sum())
+        parallels += int((both & parallel_mask(a[lo], a[up], b[lo], b[up])).sum())
     return parallels, transitions
 
 
@@ -132,7 +134,9 @@ def duration_counts(score: Score, voices: list[Track] | None = None) -> np.ndarr
     """
     voices = to_voices(score) if voices is None else voices
     sixteenths = [max(1, round(n.duration * 4 / score.resolution)) for t in voices for n in t.notes]
-    return np.bincount(np.minimum(sixteenths, MAX_DURATION + 1) - 1, minlength=MAX_DURATION + 1)
+    return np.bincount(
+        np.minimum(np.asarray(sixteenths, int), MAX_DURATION + 1) - 1, minlength=MAX_DURATION + 1
+    )
 
 
 def duration_kl(p, q, eps: float = 1e-4) -> float:
@@ -148,28 +152,24 @@ def duration_kl(p, q, eps: float = 1e-4) -> float:
 def _downbeats(score: Score, voices: list[Track]) -> tuple[int, int]:
     """(downbeats whose sounding pitch classes are exactly a major or minor triad, downbeats where
     something sounds). Every pitch sounding on the bar's first step counts, held notes included."""
-    triads = total = 0
-    for b in range(score.n_bars):
-        pcs = _sounding_pcs(voices, b * score.steps_per_bar)
-        if pcs:
-            total += 1
-            triads += any(_is_triad(pcs, r, complete=True) for r in pcs)
-    return triads, total
+    spb = score.steps_per_bar
+    chroma = np.zeros((score.n_bars, 12), bool)  # (bars, 12): pitch classes sounding on each downbeat
+    for n in (n for t in voices for n in t.notes):
+        chroma[-(-n.start // spb) : -(-n.end // spb), n.pitch % 12] = True
+    masks = chroma.astype(np.int64) @ (1 << np.arange(12))  # (bars,): each as a 12-bit mask
+    triads = [sum(1 << ((r + i) % 12) for i in t) for r in range(12) for t in TRIADS]  # all 24
+    return int(np.isin(masks, triads).sum()), int((masks > 0).sum())
 
 
 def _sounding(voices: list[Track], step: int) -> list[int]:
     return sorted(n.pitch for t in voices for n in t.notes if n.start <= step < n.end)
 
 
-def _sounding_pcs(voices: list[Track], step: int) -> frozenset[int]:
-    return frozenset(p % 12 for p in _sounding(voices, step))
-
-
-def _is_triad(pcs: frozenset[int], root: int, complete: bool) -> bool:
-    """Whether ``pcs`` is a major/minor triad on ``root``; with ``complete`` False the fifth may be
-    left out (root and third suffice), as in many of Bach's final chords."""
+def _is_triad(pcs: frozenset[int], root: int) -> bool:
+    """Whether ``pcs`` is a major/minor triad on ``root``, the fifth optional (root and third suffice),
+    as in many of Bach's final chords."""
     rel = frozenset((p - root) % 12 for p in pcs)
-    return any(rel == t or (not complete and rel == t - {7}) for t in TRIADS)
+    return any(rel in (t, t - {7}) for t in TRIADS)
 
 
 def _repeated(voices: list[Track]) -> tuple[int, int]:
@@ -194,13 +194,10 @@ def _soprano_recurrence(score: Score, voices: list[Track]) -> tuple[int, int]:
     onsets). A bar of one note is left out: holding a whole note twice is not a motif."""
     if not voices:
         return 0, 0
-    spb, notes = score.steps_per_bar, sorted(voices[0].notes)
-    patterns = []
-    for b in range(score.n_bars):
-        start = b * spb
-        bar = [n for n in notes if start <= n.start < start + spb]
-        if len(bar) >= 2:
-            patterns.append(_bar_pattern(bar, start, start + spb))
+    spb, bars = score.steps_per_bar, {}
+    for n in sorted(voices[0].notes):
+        bars.setdefault(n.start // spb, []).append(n)
+    patterns = [_bar_pattern(bar, b * spb, (b + 1) * spb) for b, bar in bars.items() if len(bar) >= 2]
     counts = Counter(patterns)
     return sum(counts[p] > 1 for p in patterns), len(patterns)
 
@@ -341,7 +338,7 @@ def ending_metrics(score: Score) -> dict:
     tonic = estimate_tonic(notes) if tonic is None else tonic
     pitches = _sounding(voices, max(n.start for n in notes))
     pcs = frozenset(p % 12 for p in pitches)
-    roots = [r for r in pcs if _is_triad(pcs, r, complete=False)]
+    roots = [r for r in pcs if _is_triad(pcs, r)]
     on_tonic = float(tonic in roots)
     root_position = float(pitches[0] % 12 in roots)
     return {

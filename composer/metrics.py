@@ -57,11 +57,15 @@ def empty_bar_rate(score: Score, track: int | None = None, roll: np.ndarray | No
     return float((~roll.any(axis=(1, 2))).mean())
 
 
+def _chroma(roll: np.ndarray) -> np.ndarray:
+    """Steps each pitch class sounds per bar, of a roll shaped (bars, S, 128); shape=(bars, 12)."""
+    folded = np.pad(roll, ((0, 0), (0, 0), (0, 4))).reshape(*roll.shape[:2], 11, 12)  # 132 = 11 octaves
+    return folded.sum(axis=(1, 2))
+
+
 def used_pitch_classes(score: Score, track: int | None = None, roll: np.ndarray | None = None) -> float:
     """UPC: pitch classes sounding per bar, averaged over the bars that sound."""
-    roll = _roll(score, track, roll)
-    pcs = np.stack([roll[:, :, pc::12].any(axis=(1, 2)) for pc in range(12)], axis=1)  # (bars, 12)
-    counts = pcs.sum(axis=1)
+    counts = (_chroma(_roll(score, track, roll)) > 0).sum(axis=1)  # (bars,)
     sounding = counts > 0
     return float(counts[sounding].mean()) if sounding.any() else math.nan
 
@@ -113,8 +117,7 @@ def tonal_centroids(score: Score, track: int, roll: np.ndarray | None = None) ->
 
     Returns ndarray, shape=(bars, 6)
     """
-    roll = _roll(score, track, roll)  # (bars, S, 128)
-    chroma = np.stack([roll[:, :, pc::12].sum(axis=(1, 2)) for pc in range(12)], axis=1).astype(float)
+    chroma = _chroma(_roll(score, track, roll)).astype(float)  # (bars, 12)
     total = chroma.sum(axis=1, keepdims=True)  # (bars, 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (chroma / total) @ TONAL_MATRIX.T
@@ -127,13 +130,28 @@ def tonal_distance(
     sound; with no tracks given, averaged over every pair of tracks (the MuseGAN paper's TD)."""
     roll = to_full_roll(score) if roll is None else roll
     if a is None or b is None:
-        pairs = itertools.combinations(range(len(score.tracks)), 2)
-        values = [tonal_distance(score, i, j, roll) for i, j in pairs]
-        values = [v for v in values if not math.isnan(v)]
-        return float(np.mean(values)) if values else math.nan
-    d = np.linalg.norm(tonal_centroids(score, a, roll) - tonal_centroids(score, b, roll), axis=1)
+        centroids = [tonal_centroids(score, i, roll) for i in range(roll.shape[3])]
+        return _mean_distance(_pair_distances(centroids).values())
+    return _distance(tonal_centroids(score, a, roll), tonal_centroids(score, b, roll))
+
+
+def _distance(ca: np.ndarray, cb: np.ndarray) -> float:
+    """Mean over bars where both sound of the distance between two tracks' centroids (bars, 6)."""
+    d = np.linalg.norm(ca - cb, axis=1)
     d = d[~np.isnan(d)]
     return float(d.mean()) if len(d) else math.nan
+
+
+def _pair_distances(centroids: list[np.ndarray]) -> dict[tuple[int, int], float]:
+    return {
+        (i, j): _distance(centroids[i], centroids[j])
+        for i, j in itertools.combinations(range(len(centroids)), 2)
+    }
+
+
+def _mean_distance(values) -> float:
+    values = [v for v in values if not math.isnan(v)]
+    return float(np.mean(values)) if values else math.nan
 
 
 PER_TRACK = {
@@ -165,14 +183,12 @@ def to_metrics(score: Score) -> dict:
         }
 
     out = measure(None)
-    out["tonal_distance"] = tonal_distance(score, roll=roll)
+    pairs = _pair_distances([tonal_centroids(score, i, roll) for i in range(len(score.tracks))])
+    out["tonal_distance"] = _mean_distance(pairs.values())
     tracks = {}
-    n = len(score.tracks)
     for i, t in enumerate(score.tracks):
         values = measure(i)
-        tds = [tonal_distance(score, i, j, roll) for j in range(n) if j != i]
-        tds = [v for v in tds if not math.isnan(v)]
-        values["tonal_distance"] = float(np.mean(tds)) if tds else math.nan
+        values["tonal_distance"] = _mean_distance(d for (a, b), d in pairs.items() if i in (a, b))
         tracks[t.name or f"Track {i + 1}"] = values
     out["tracks"] = tracks
     out["used_pitch_classes_merged"] = out.pop("used_pitch_classes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from composer import chorale_metrics as cm
@@ -193,3 +194,23 @@ def test_pool_counts_weighs_every_transition():
     thirds = voices([(0, 4, 64), (4, 4, 65), (8, 4, 67), (12, 4, 69)], [(0, 16, 60)])
     pooled = cm.to_rates(cm.pool_counts([cm.chorale_counts(fifths), cm.chorale_counts(thirds)]))
     assert pooled["parallels_per_100"] == 100 * 1 / 4 and pooled["has_parallel"] == 0.5
+
+
+def test_a_long_score_is_measured_bar_by_bar():
+    # 5,000 bars of one C major bar (two half notes per voice): every bar recurs, every downbeat is
+    # a triad; the long piece must not cost bars x notes
+    bar = [(67, 72), (64, 67), (60, 64), (48, 48)]
+    lines = [[(b * 16 + h * 8, 8, p[h]) for b in range(5000) for h in range(2)] for p in bar]
+    counts = cm.chorale_counts(voices(*lines))
+    assert (counts["soprano_recurring"], counts["soprano_recurring_of"]) == (5000, 5000)
+    assert (counts["downbeat_triads"], counts["downbeat_triads_of"]) == (5000, 5000)
+    assert (counts["parallels"], counts["parallels_of"]) == (0, 6 * (10_000 - 1))  # 6 pairs, 10,000 onsets
+
+
+def test_parallel_mask_over_candidates():
+    # the lower voice moves C4 -> D4 under G4: which upper candidates C4..G5 make parallels?
+    candidates = np.arange(60, 80)
+    mask = cm.parallel_mask(60, 67, 62, candidates)
+    assert mask.shape == (20,) and candidates[mask].tolist() == [69]
+    octaves = cm.parallel_mask(48, 60, 50, candidates)  # C3-C4, the lower voice to D3
+    assert candidates[octaves].tolist() == [62, 74]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
 import pytest
+from click.testing import CliRunner
 
 from composer import metrics
-from composer.compare import CHORALE_ROWS, KEYS, CopyIndex, evaluate_scores, to_excerpts
+from composer.cli import main
+from composer.compare import CHORALE_ROWS, KEYS, CopyIndex, evaluate_scores, to_endings, to_excerpts
 from composer.errors import CorpusError
+from composer.midi_io import write_midi
 from composer.music import Note, Score, Track, crop, transpose
 
 
@@ -116,3 +120,40 @@ def test_evaluate_json_keys(bach, two_bars):
     assert set(CHORALE_ROWS) <= set(report["samples"]["chorale"]) | {"duration_kl"}
     assert set(CHORALE_ROWS) <= set(report["reference"]["chorale"])
     assert report["samples"]["max_verbatim_bars"] == 2.0  # corpus excerpts copy a chorale whole
+
+
+def test_to_endings_keeps_the_last_bars():
+    notes = [Note(b * 16, 16, 60 + b) for b in range(5)]
+    piece = Score([Track("s", notes=notes)], title="five bars")
+    (end,) = to_endings([piece, Score([Track(notes=notes)], time_signature=(3, 4))], 2)  # 4/4 only
+    assert end.tracks[0].notes == [Note(0, 16, 63), Note(16, 16, 64)] and end.length == 32
+    assert to_endings([piece], 8)[0].tracks[0].notes == notes  # shorter than 8 bars: all of it
+
+
+def test_evaluate_files_reports_the_chorale_group(tmp_path, cache_dir):
+    # a V-I cadence in C, half notes: S B4-C5, A G4-G4, T D4-E4, B G2-C3
+    lines = [(71, 72), (67, 67), (62, 64), (43, 48)]
+    tracks = [Track(f"v{i}", 52, False, [Note(0, 8, a), Note(8, 8, b)]) for i, (a, b) in enumerate(lines)]
+    path = tmp_path / "cadence.mid"
+    write_midi(Score(tracks, key="C major"), path)
+    folder = tmp_path / "reference"  # the cadence a fifth lower, three times: F major ending on Bb
+    folder.mkdir()
+    for i in range(3):
+        write_midi(
+            Score([replace(t, notes=[replace(n, pitch=n.pitch - 7) for n in t.notes]) for t in tracks]),
+            folder / f"{i}.mid",
+        )
+    args = ["evaluate", str(path), "--reference", str(folder), "--nearest", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    chorale, reference = report["samples"]["chorale"], report["reference"]["chorale"]
+    assert chorale["ends_on_tonic_root_position"] == 1.0 and chorale["parallels_per_100"] == 0.0
+    assert chorale["repeated_notes"] == 0.125 and chorale["pieces"] == 1
+    assert reference["pieces"] == 3 and reference["final_root_position"] == 1.0
+    assert reference["in_satb_range"] == 7 / 8  # the bass's C2 is below E2
+    assert chorale["duration_kl"] == 0.0  # the same half notes
+    (copy,) = report["samples"]["files"]
+    assert (copy["copy_steps"], copy["transposition"], copy["max_verbatim_bars"]) == (16, 7, 1.0)
+    text = CliRunner().invoke(main, args[:-1]).output
+    assert "ends_on_tonic_root_position" in text and "used_pitch_classes_per_track" in text

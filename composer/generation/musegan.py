@@ -1,4 +1,4 @@
-"""MuseGAN sampling: any number of bars, phrase after phrase, with per-latent controls.
+"""MuseGAN sampling: any number of bars, phrase after phrase, with per-latent controls and an ending.
 
 A piece holds its style and groove latents fixed while its chords and melody latents walk on from
 phrase to phrase (z_k = rho * z_{k-1} + sqrt(1 - rho^2) * noise_k, so every z stays standard normal
@@ -6,9 +6,11 @@ and neighbouring phrases are related). Each latent is drawn from its own stream,
 (seed, latent, track, phrase), so ``vary={"melody:0"}`` re-samples the soprano's melody and leaves
 every other input, and so every other track's output, untouched.
 
-Decoding: each voice is monophonic (argmax pitch per step, a rest where the tanh output is below 0);
-a voice that would rest for a whole bar takes its argmax at every step of that bar instead, so no
-bar is empty. Held steps become one sustained note, also across phrase boundaries.
+A piece of N bars is drawn as whole phrases, the last one with the model's last-phrase condition
+(so it ends on a cadence), and its first bars are dropped when N is not a whole number of phrases.
+Decoding belongs to the checkpoint's RollCodec (hold/onset channels, each voice monophonic, no
+blips or holes); with ``rules`` each note's pitch is then chosen among the model's best candidates
+to avoid parallel fifths and octaves and stay in the voice's range (``musegan_voicing``).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import torch
 
 from composer.checkpoint import load_checkpoint
 from composer.errors import CheckpointError, ComposerError
+from composer.generation.musegan_voicing import choose_pitches
 from composer.models.musegan import LATENTS, Generator, MuseGANConfig
 from composer.music import Score, Track, crop
-from composer.representations.pianoroll import from_pianoroll
+from composer.representations.pianoroll import RollCodec
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "musegan-bach"
 FLOW = 0.7  # rho: how much of a phrase's chords/melody latent carries into the next phrase
@@ -86,48 +89,80 @@ def latent_stream(cfg: MuseGANConfig, seed: int, vary: set[str], flow: float = F
         yield {k2: torch.from_numpy(v).float().unsqueeze(0) for k2, v in arrays.items()}
 
 
-def to_binary(roll: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
-    """Monophonic binary roll from generator output (bars, steps, pitches, tracks): argmax per step,
-    a rest below ``threshold``, and argmax at every step of a voice-bar that would be all rest."""
-    best = roll.argmax(axis=2)  # (bars, S, T)
-    loud = roll.max(axis=2) > threshold  # (bars, S, T)
-    keep = loud | ~loud.any(axis=1, keepdims=True)
-    out = np.zeros(roll.shape, dtype=bool)
-    b, s, t = np.nonzero(keep)
-    out[b, s, best[b, s, t], t] = True
-    return out
+def to_codec(meta: dict) -> RollCodec:
+    """The checkpoint's codec; a checkpoint from before codecs were saved (binary rolls from MIDI 24,
+    84 pitches, no onsets, keys as they came) gets the codec it was trained with."""
+    if "codec" in meta:
+        return RollCodec.from_dict(meta["codec"])
+    tracks = meta["tracks"]
+    rep = meta.get("representation", {})
+    return RollCodec(
+        names=tuple(t["name"] for t in tracks),
+        programs=tuple(int(t["program"]) for t in tracks),
+        lowest_pitch=rep.get("lowest_pitch", 24),
+        n_pitches=rep.get("n_pitches", 84),
+        resolution=meta.get("resolution", 4),
+        time_signature=tuple(meta.get("time_signature", (4, 4))),
+        bpm=float(meta.get("bpm", 100.0)),
+        channels=("hold",),
+        tonic=None,
+        grid=1,
+        min_note=1,
+        min_rest=1,
+    )
 
 
 def meta_score(meta: dict, programs: list[int] | None = None, bpm: float | None = None) -> Score:
     """An empty Score with the checkpoint's tracks (names, GM programs), meter and tempo."""
     if bpm is not None and not 1 <= bpm <= 1000:
         raise ComposerError(f"--bpm {bpm}: choose a tempo between 1 and 1000")
-    tracks = [Track(name=t["name"], program=int(t["program"])) for t in meta["tracks"]]
+    codec = to_codec(meta)
+    tracks = [Track(name=n, program=p) for n, p in zip(codec.names, codec.programs)]
     if programs:
         if len(programs) != len(tracks) or not all(0 <= p <= 127 for p in programs):
             raise ComposerError(f"--programs {programs}: give {len(tracks)} GM programs in 0..127")
         tracks = [replace(t, program=p) for t, p in zip(tracks, programs)]
     return Score(
         tracks=tracks,
-        resolution=meta.get("resolution", 4),
-        bpm=float(meta.get("bpm", 100.0) if bpm is None else bpm),
-        time_signature=tuple(meta.get("time_signature", (4, 4))),
+        resolution=codec.resolution,
+        bpm=codec.bpm if bpm is None else float(bpm),
+        time_signature=codec.time_signature,
     )
 
 
-def to_score(roll: np.ndarray, meta: dict, **kw) -> Score:
-    """Decode generator output, shape (bars, steps, pitches, tracks), to a Score (see module doc)."""
-    lowest = meta.get("representation", {}).get("lowest_pitch", 24)
-    return from_pianoroll(to_binary(roll), meta_score(meta, **kw), 0.5, True, lowest_pitch=lowest)
+def to_score(roll: np.ndarray, meta: dict, rules: bool = False, base: Score | None = None) -> Score:
+    """Decode generator output, shape (bars, steps, pitches, tracks, channels), to a Score.
+
+    ``rules``: choose pitches for voice leading (see module doc). ``base`` supplies track programs
+    and tempo (``meta_score``); the codec supplies the rest, and the key.
+    """
+    codec = to_codec(meta)
+    pitches = choose_pitches(codec, codec.to_segments(roll)) if rules else None
+    score = codec.decode(roll, pitches=pitches)
+    if base is not None:
+        tracks = [replace(b, notes=t.notes) for b, t in zip(base.tracks, score.tracks)]
+        score = replace(score, tracks=tracks, bpm=base.bpm)
+    return score
+
+
+def draw_phrases(gen: Generator, latents: Iterator[dict], n: int, last: bool) -> np.ndarray:
+    """``n`` consecutive phrases, the final one drawn as the piece's last phrase when ``last`` (and
+    the model has that condition). Returns ndarray, shape=(n * bars, steps, pitches, tracks, ch)."""
+    out = []
+    for k in range(n):
+        cond = torch.full((1, gen.cfg.n_conditions), float(last and k == n - 1))
+        with torch.no_grad():
+            out.append(gen(**next(latents), condition=cond)[0].float().numpy())  # (bars, S, P, T, C)
+    return np.concatenate(out)
 
 
 def stream_bars(checkpoint=None, seed: int = 0, **controls) -> Iterator[Score]:
     """Consecutive bars forever: Scores whose notes start in that bar (0 <= start < steps_per_bar).
 
     Controls: ``vary`` (str or list: chords, style, melody:N, groove:N), ``programs`` (GM program per
-    track), ``bpm``, ``flow`` (0..1, how much chords/melody carry over between phrases).
-    A note may sustain past its bar. Each phrase is decoded between its neighbours, so a note held
-    over a phrase boundary stays one note.
+    track), ``bpm``, ``flow`` (0..1, how much chords/melody carry over between phrases), ``rules``.
+    No phrase is an ending. A note may sustain past its bar. Each phrase is decoded between its
+    neighbours, so a note held over a phrase boundary stays one note.
     """
     gen, meta = load_generator(checkpoint)
     cfg = gen.cfg
@@ -135,18 +170,12 @@ def stream_bars(checkpoint=None, seed: int = 0, **controls) -> Iterator[Score]:
     base = meta_score(meta, controls.get("programs"), controls.get("bpm"))
     latents = latent_stream(cfg, seed, vary, controls.get("flow", FLOW))
     spb, phrase_steps = cfg.steps_per_bar, cfg.n_bars * cfg.steps_per_bar
-
-    def phrase() -> np.ndarray:
-        with torch.no_grad():
-            roll = gen(**next(latents))[0].float().numpy()  # (bars, S, P, T)
-        return to_binary(roll)
-
-    lowest = meta.get("representation", {}).get("lowest_pitch", 24)
-    window = [np.zeros_like(cur := phrase()), cur, phrase()]  # (previous, current, next) phrases
+    window = [draw_phrases(gen, latents, 1, False), draw_phrases(gen, latents, 1, False)]
+    lead = 0  # phrases before the current one in the window: none at first, then one
     while True:
-        score = from_pianoroll(np.concatenate(window), base, 0.5, True, lowest_pitch=lowest)
+        score = to_score(np.concatenate(window), meta, controls.get("rules", False), base)
         for b in range(cfg.n_bars):
-            start = phrase_steps + b * spb
+            start = lead * phrase_steps + b * spb
             tracks = [
                 replace(
                     t,
@@ -157,13 +186,16 @@ def stream_bars(checkpoint=None, seed: int = 0, **controls) -> Iterator[Score]:
                 for t in score.tracks
             ]
             yield replace(base, tracks=tracks, length=spb)
-        window = [window[1], window[2], phrase()]
+        window = [*window[-2:], draw_phrases(gen, latents, 1, False)]
+        lead = 1
 
 
 def generate_musegan(checkpoint=None, bars: int = 8, seed: int = 0, prime=None, **controls) -> Score:
-    """Exactly ``bars`` bars (``Score.length`` marks the end; notes held past it are cut there).
+    """Exactly ``bars`` bars that end as a piece (``Score.length`` marks the end; notes held past it
+    are cut there).
 
-    ``controls`` as for stream_bars; sampling options of other models are ignored.
+    Controls: ``vary``, ``programs``, ``bpm``, ``flow`` as for stream_bars, and ``rules`` (voice-leading
+    pitch choice, on by default). Sampling options of other models are ignored.
     """
     if prime:
         raise ComposerError(
@@ -171,14 +203,14 @@ def generate_musegan(checkpoint=None, bars: int = 8, seed: int = 0, prime=None, 
         )
     if bars < 1:
         raise ComposerError(f"--bars {bars}: give at least 1")
-    keep = ("vary", "programs", "bpm", "flow")
-    stream = stream_bars(checkpoint, seed, **{k: v for k, v in controls.items() if k in keep})
-    first = next(stream)
-    spb = first.steps_per_bar
-    tracks = [list(t.notes) for t in first.tracks]
-    for b in range(1, bars):
-        for i, t in enumerate(next(stream).tracks):
-            tracks[i] += [replace(n, start=n.start + b * spb) for n in t.notes]
-    length = bars * spb
-    score = replace(first, tracks=[replace(t, notes=n) for t, n in zip(first.tracks, tracks)], length=length)
+    gen, meta = load_generator(checkpoint)
+    cfg = gen.cfg
+    vary = parse_vary(controls.get("vary"), cfg.n_tracks)
+    base = meta_score(meta, controls.get("programs"), controls.get("bpm"))
+    latents = latent_stream(cfg, seed, vary, controls.get("flow", FLOW))
+    n = -(-bars // cfg.n_bars)
+    roll = draw_phrases(gen, latents, n, last=True)[n * cfg.n_bars - bars :]  # (bars, S, P, T, C)
+    rules = controls.get("rules")
+    score = to_score(roll, meta, True if rules is None else rules, base)
+    length = bars * cfg.steps_per_bar
     return replace(crop(score, 0, length), length=length, title=f"musegan seed {seed}")

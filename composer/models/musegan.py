@@ -8,8 +8,13 @@ The generator turns four latent inputs into a multi-track piano-roll phrase:
 - groove: one z per track, the same for every bar.
 
 For each bar and track the four vectors are concatenated and fed to that track's bar generator
-(transposed convolutions over time, then over pitch). The critic is a WGAN critic of 3D convolutions
-that collapse bars, then pitch, then time; it has no batch norm (the gradient penalty is per sample).
+(transposed convolutions over time, then over pitch), which draws ``n_channels`` rolls per track
+(hold and onset). The critic is a WGAN critic of 3D convolutions that collapse bars, then pitch, then
+time; it has no batch norm (the gradient penalty is per sample).
+
+With ``n_conditions`` > 0 both networks also take a condition vector per phrase (the flag "this is
+the piece's last phrase"): the generator appends it to every bar's input, the critic to the
+features its head reads, so the critic can tell a real ending from a fake one.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ class MuseGANConfig:
     n_pitches: int = 84
     z_dim: int = 32
     width: float = 1.0
+    n_channels: int = 1  # rolls per track: 1 (hold) or 2 (hold, onset)
+    n_conditions: int = 0  # condition inputs per phrase (1: the last-phrase flag)
 
     def ch(self, channels: int) -> int:
         """A channel count scaled by ``width`` (at least 4)."""
@@ -70,10 +77,11 @@ class TemporalNetwork(nn.Module):
 
 
 class BarGenerator(nn.Module):
-    """One bar of one track from its 4*z_dim conditioning vector: (N, 4*z_dim) -> (N, steps, pitches).
+    """One bar of one track from its input vector: (N, 4*z_dim + n_conditions) -> (N, channels,
+    steps, pitches).
 
     Dense to (2 steps, 1), transposed convs doubling time to ``steps_per_bar``, then over pitch by a
-    factor 7 (octaves) and 12 (semitones within an octave) to ``n_pitches`` = 84.
+    factor of octaves (``n_pitches // 12``) and 12 (semitones within an octave).
     """
 
     def __init__(self, cfg: MuseGANConfig):
@@ -81,7 +89,9 @@ class BarGenerator(nn.Module):
         assert cfg.steps_per_bar % 2 == 0 and cfg.n_pitches % 12 == 0
         c1, c2, c3 = cfg.ch(512), cfg.ch(256), cfg.ch(256)
         self.c1 = c1
-        self.dense = nn.Sequential(nn.Linear(4 * cfg.z_dim, 2 * c1), nn.BatchNorm1d(2 * c1), nn.ReLU())
+        self.dense = nn.Sequential(
+            nn.Linear(4 * cfg.z_dim + cfg.n_conditions, 2 * c1), nn.BatchNorm1d(2 * c1), nn.ReLU()
+        )
         time_layers, steps, ch = [], 2, c1
         while steps < cfg.steps_per_bar:
             time_layers += [nn.ConvTranspose2d(ch, c2, (2, 1), (2, 1)), nn.BatchNorm2d(c2), nn.ReLU()]
@@ -93,21 +103,22 @@ class BarGenerator(nn.Module):
             nn.ConvTranspose2d(ch, c3, (1, octaves), (1, octaves)),
             nn.BatchNorm2d(c3),
             nn.ReLU(),
-            nn.ConvTranspose2d(c3, 1, (1, 12), (1, 12)),
+            nn.ConvTranspose2d(c3, cfg.n_channels, (1, 12), (1, 12)),
             nn.Tanh(),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.dense(x).view(-1, self.c1, 2, 1)  # (N, C, 2 steps, 1 pitch)
         h = self.time(h)  # (N, C, steps, 1)
-        h = self.pitch(h)  # (N, 1, steps, pitches)
-        return h.squeeze(1)
+        return self.pitch(h)  # (N, channels, steps, pitches)
 
 
 class Generator(nn.Module):
-    """Four latents -> a phrase: values in [-1, 1], shape (B, n_bars, steps, pitches, tracks).
+    """Four latents -> a phrase: values in [-1, 1], shape (B, n_bars, steps, pitches, tracks,
+    channels).
 
-    Inputs: chords (B, z), style (B, z), melody (B, tracks, z), groove (B, tracks, z).
+    Inputs: chords (B, z), style (B, z), melody (B, tracks, z), groove (B, tracks, z), and with
+    ``n_conditions`` a condition (B, n_conditions).
     """
 
     def __init__(self, cfg: MuseGANConfig):
@@ -117,25 +128,28 @@ class Generator(nn.Module):
         self.melody = nn.ModuleList(TemporalNetwork(cfg) for _ in range(cfg.n_tracks))
         self.bars = nn.ModuleList(BarGenerator(cfg) for _ in range(cfg.n_tracks))
 
-    def forward(self, chords, style, melody, groove) -> torch.Tensor:
+    def forward(self, chords, style, melody, groove, condition=None) -> torch.Tensor:
         cfg = self.cfg
         b, nb = chords.shape[0], cfg.n_bars
+        extra = [] if not cfg.n_conditions else [condition.unsqueeze(1).expand(b, nb, cfg.n_conditions)]
         chords_t = self.chords(chords)  # (B, bars, z)
         style_t = style.unsqueeze(1).expand(b, nb, cfg.z_dim)  # (B, bars, z)
         tracks = []
         for t in range(cfg.n_tracks):
             melody_t = self.melody[t](melody[:, t])  # (B, bars, z)
             groove_t = groove[:, t].unsqueeze(1).expand(b, nb, cfg.z_dim)  # (B, bars, z)
-            x = torch.cat([chords_t, style_t, melody_t, groove_t], dim=-1)  # (B, bars, 4z)
-            bars = self.bars[t](x.reshape(b * nb, -1))  # (B*bars, steps, pitches)
-            tracks.append(bars.view(b, nb, cfg.steps_per_bar, cfg.n_pitches))
-        return torch.stack(tracks, dim=-1)  # (B, bars, steps, pitches, tracks)
+            x = torch.cat([chords_t, style_t, melody_t, groove_t, *extra], dim=-1)  # (B, bars, 4z+c)
+            bars = self.bars[t](x.reshape(b * nb, -1))  # (B*bars, channels, steps, pitches)
+            bars = bars.view(b, nb, cfg.n_channels, cfg.steps_per_bar, cfg.n_pitches)
+            tracks.append(bars.permute(0, 1, 3, 4, 2))  # (B, bars, steps, pitches, channels)
+        return torch.stack(tracks, dim=-2)  # (B, bars, steps, pitches, tracks, channels)
 
 
 class Critic(nn.Module):
-    """WGAN critic: (B, bars, steps, pitches, tracks) -> (B,) unbounded scores. No batch norm.
+    """WGAN critic: (B, bars, steps, pitches, tracks, channels) [, condition (B, n_conditions)] ->
+    (B,) unbounded scores. No batch norm.
 
-    Tracks are the input channels of 3D convolutions over (bars, steps, pitches): the first layers
+    Tracks times channels are the input channels of 3D convolutions over (bars, steps, pitches): the first layers
     collapse bars, the next pitch (12 semitones, then octaves), the last time.
     """
 
@@ -143,7 +157,7 @@ class Critic(nn.Module):
         super().__init__()
         c, cd = cfg.ch(128), cfg.ch(1024)
         act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
-        layers = [nn.Conv3d(cfg.n_tracks, c, (2, 1, 1)), act()]  # bars -> bars - 1
+        layers = [nn.Conv3d(cfg.n_tracks * cfg.n_channels, c, (2, 1, 1)), act()]  # bars -> bars - 1
         if cfg.n_bars > 2:
             layers += [nn.Conv3d(c, c, (cfg.n_bars - 1, 1, 1)), act()]  # -> 1
         octaves = cfg.n_pitches // 12
@@ -159,11 +173,17 @@ class Critic(nn.Module):
             steps //= 2
         layers += [nn.Conv3d(c, 2 * c, (1, steps, 1)), act()]  # -> 1
         self.conv = nn.Sequential(*layers)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(2 * c, cd), act(), nn.Linear(cd, 1))
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Linear(2 * c + cfg.n_conditions, cd), act(), nn.Linear(cd, 1)
+        )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x.permute(0, 4, 1, 2, 3)  # (B, tracks, bars, steps, pitches)
-        h = self.conv(h)  # (B, 2c, 1, 1, 1)
+        self.n_conditions = cfg.n_conditions
+
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        h = x.flatten(4).permute(0, 4, 1, 2, 3)  # (B, tracks*channels, bars, steps, pitches)
+        h = self.conv(h).flatten(1)  # (B, 2c)
+        if self.n_conditions:
+            h = torch.cat([h, condition], dim=1)  # (B, 2c + n_conditions)
         return self.head(h).squeeze(-1)  # (B,)
 
 
@@ -174,14 +194,15 @@ def sample_latents(cfg: MuseGANConfig, batch: int, generator: torch.Generator | 
     return {k: torch.randn(s, generator=generator) for k, s in shapes.items()}
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor):
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor, *cond):
     """WGAN-GP penalty: mean over the batch of (||d critic / d x||_2 - 1)^2 at x = eps*real + (1-eps)*fake.
 
-    ``eps`` has shape (B,) in [0, 1]. The caller multiplies by the weight (10).
+    ``eps`` has shape (B,) in [0, 1]; ``cond`` is passed on to the critic. The caller multiplies by
+    the weight (10).
     """
     e = eps.view(-1, *([1] * (real.dim() - 1)))
     x = (e * real + (1 - e) * fake).requires_grad_(True)
-    score = critic(x)
+    score = critic(x, *cond)
     (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
     norm = grad.flatten(1).norm(2, dim=1)  # (B,)
     return ((norm - 1) ** 2).mean()

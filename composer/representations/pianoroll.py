@@ -1,16 +1,22 @@
-"""Piano-roll tensors for the MuseGAN: shape (bars, steps_per_bar, pitches, tracks).
+"""Piano rolls: the generic binary roll (to_/from_pianoroll) and the MuseGAN's RollCodec.
 
-The default grid is 16 steps per 4/4 bar and 84 pitches from C1 (MIDI 24) to B7 (107), as the
-MuseGAN expects. A binary roll has no onsets, so decoding merges held steps into one sustained note.
+``to_pianoroll``/``from_pianoroll`` are the plain binary roll, shape (bars, steps_per_bar, pitches,
+tracks), that the metrics and ``--nearest`` use. A binary roll has no onsets, so decoding merges held
+steps into one sustained note.
+
+``RollCodec`` is the one owner of how the MuseGAN sees music: track layout and voice order, pitch
+range, resolution and meter, tempo, key normalization, and the hold/onset channels, with encoding,
+phrase cutting and decoding. It is fitted on a corpus and saved inside the checkpoint (``to_dict``).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections import Counter
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from composer.music import Note, Score, Track
+from composer.music import Note, Score, Track, transpose
 
 N_PITCHES = 84
 LOWEST_PITCH = 24
@@ -30,12 +36,7 @@ def to_pianoroll(score: Score, n_pitches: int = N_PITCHES, lowest_pitch: int = L
     roll = np.zeros((max(score.n_bars, 1) * spb, n_pitches, len(score.tracks)), dtype=bool)
     for ti, track in enumerate(score.tracks):
         for n in track.notes:
-            p = n.pitch - lowest_pitch
-            while p < 0:
-                p += 12
-            while p >= n_pitches:
-                p -= 12
-            roll[n.start : n.end, p, ti] = True
+            roll[n.start : n.end, _fold(n.pitch - lowest_pitch, n_pitches), ti] = True
     return roll.reshape(-1, spb, n_pitches, len(score.tracks))
 
 
@@ -86,6 +87,15 @@ def from_pianoroll(
     return replace(meta, tracks=tracks, length=bars * spb)
 
 
+def _fold(p: int, n_pitches: int) -> int:
+    """A roll row for pitch offset ``p``, moved by octaves into 0..n_pitches-1."""
+    while p < 0:
+        p += 12
+    while p >= n_pitches:
+        p -= 12
+    return p
+
+
 def _meter_for(steps_per_bar: int, resolution: int) -> tuple[int, int]:
     """A time signature whose bar is ``steps_per_bar`` steps: (4, 4) for 16 at 4 steps per quarter."""
     for den in (4, 8, 16, 32):
@@ -107,3 +117,283 @@ def _runs_to_notes(active: np.ndarray, lowest_pitch: int) -> list[Note]:
         Note(int(s), int(e - s), int(p) + lowest_pitch) for s, e, p in zip(on_t[on], off_t[off], on_p[on])
     ]
     return sorted(notes)
+
+
+CHANNELS = ("hold", "onset")  # hold: the pitch sounds at this step; onset: it is struck at this step
+PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One decoded note before its pitch is chosen: steps [start, end) of a voice, and the mean hold
+    value of every roll row over those steps (the pitch candidates' scores), shape (pitches,)."""
+
+    start: int
+    end: int
+    scores: np.ndarray = field(compare=False)
+
+
+@dataclass(frozen=True)
+class RollCodec:
+    """How music becomes a MuseGAN roll and back. Rolls have shape (bars, steps, pitches, tracks,
+    channels), channels being ``CHANNELS`` (or ("hold",) for a binary roll without onsets).
+
+    Parameters
+    ----------
+    names, programs : one per track, highest voice first (tracks are taken in voice order)
+    lowest_pitch, n_pitches : the pitch rows; notes outside are moved by octaves into the range
+    resolution, time_signature, bpm : the step grid, the one meter a model learns, and output tempo
+    tonic : pitch class every piece is transposed to (its key being its final bass note), or None
+    grid : decoded notes start and end on this many steps (2, an eighth: 98.5% of Bach's onsets)
+    min_note : decoded notes are at least this many steps (a shorter one joins its neighbour)
+    min_rest : a rest inside a voice shorter than this many steps is filled by the note before it
+        (4, a quarter: Bach's rests inside a voice are a quarter or longer)
+    """
+
+    names: tuple[str, ...] = ("Soprano", "Alto", "Tenor", "Bass")
+    programs: tuple[int, ...] = (52, 52, 52, 52)
+    lowest_pitch: int = 36
+    n_pitches: int = 48
+    resolution: int = 4
+    time_signature: tuple[int, int] = (4, 4)
+    bpm: float = 100.0
+    channels: tuple[str, ...] = CHANNELS
+    tonic: int | None = 0
+    grid: int = 2
+    min_note: int = 2
+    min_rest: int = 4
+
+    @property
+    def n_tracks(self) -> int:
+        return len(self.names)
+
+    @property
+    def steps_per_bar(self) -> int:
+        return Score(resolution=self.resolution, time_signature=self.time_signature).steps_per_bar
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        """(steps, pitches, tracks, channels) of one bar."""
+        return self.steps_per_bar, self.n_pitches, self.n_tracks, len(self.channels)
+
+    @classmethod
+    def fit(cls, pieces: list[Score], n_tracks: int = 4, **settings) -> RollCodec:
+        """A codec for ``pieces``: the most common meter and resolution; per voice, the most common
+        track name and GM program (a piece is used when it has ``n_tracks`` pitched tracks)."""
+        voiced = [v for v in (to_voice_order(p, n_tracks) for p in pieces) if v is not None]
+        if not voiced:
+            raise ValueError(f"no piece has {n_tracks} pitched tracks")
+        meter, res = Counter((p.time_signature, p.resolution) for p in voiced).most_common(1)[0][0]
+        names = [Counter(p.tracks[i].name for p in voiced).most_common(1)[0][0] for i in range(n_tracks)]
+        names = [n or f"Voice {i + 1}" for i, n in enumerate(names)]
+        programs = [
+            Counter(p.tracks[i].program for p in voiced).most_common(1)[0][0] for i in range(n_tracks)
+        ]
+        return cls(tuple(names), tuple(programs), resolution=res, time_signature=tuple(meter), **settings)
+
+    def to_dict(self) -> dict:
+        """JSON-simple settings, for the checkpoint."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RollCodec:
+        tuples = {"names", "programs", "time_signature", "channels"}
+        return cls(
+            **{k: tuple(v) if k in tuples else v for k, v in d.items() if k in cls.__dataclass_fields__}
+        )
+
+    def to_voices(self, score: Score) -> Score | None:
+        """The score as the model sees it: its voices in order, transposed to ``tonic``; None when the
+        meter, resolution or number of voices does not fit."""
+        if score.time_signature != self.time_signature or score.resolution != self.resolution:
+            return None
+        voiced = to_voice_order(score, self.n_tracks)
+        if voiced is None or self.tonic is None:
+            return voiced
+        bass = max(voiced.tracks[-1].notes, key=lambda n: (n.start, -n.pitch))
+        shift = (self.tonic - bass.pitch + 6) % 12 - 6  # the nearest transposition, -6..+5
+        return transpose(voiced, shift)
+
+    def encode(self, score: Score) -> np.ndarray:
+        """Encode a score already in voice order (``to_voices``); the last bar is padded with silence.
+
+        Returns
+        -------
+        ndarray, shape=(bars, steps, pitches, tracks, channels), dtype=bool
+        """
+        spb = self.steps_per_bar
+        bars = max(-(-score.n_steps // spb), 1)
+        roll = np.zeros((bars * spb, self.n_pitches, self.n_tracks, len(self.channels)), dtype=bool)
+        for ti, track in enumerate(score.tracks[: self.n_tracks]):
+            for n in track.notes:
+                p = _fold(n.pitch - self.lowest_pitch, self.n_pitches)
+                roll[n.start : n.end, p, ti, 0] = True
+                if len(self.channels) > 1:
+                    roll[n.start, p, ti, 1] = True
+        return roll.reshape(bars, spb, *roll.shape[1:])
+
+    def to_phrases(self, pieces: list[Score], n_bars: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every window of ``n_bars`` bars (stride one bar) of every piece that fits, and whether it
+        is the piece's last phrase (ending at its last sounding bar). Windows with a silent bar are
+        left out.
+
+        Returns
+        -------
+        rolls : ndarray, shape=(phrases, n_bars, steps, pitches, tracks, channels), dtype=bool
+        last : ndarray, shape=(phrases,), dtype=bool
+        """
+        rolls, last = [], []
+        for score in pieces:
+            voiced = self.to_voices(score)
+            if voiced is None:
+                continue
+            roll = self.encode(voiced)
+            sounding = roll[..., 0].any(axis=(1, 2, 3))  # (bars,)
+            end = int(np.nonzero(sounding)[0].max()) + 1 if sounding.any() else 0
+            for b in range(end - n_bars + 1):
+                if sounding[b : b + n_bars].all():
+                    rolls.append(roll[b : b + n_bars])
+                    last.append(b + n_bars == end)
+        if not rolls:
+            raise ValueError(
+                f"no {n_bars}-bar phrase in {self.time_signature[0]}/{self.time_signature[1]} with "
+                f"{self.n_tracks} pitched tracks"
+            )
+        return np.stack(rolls), np.array(last)
+
+    def to_segments(self, roll: np.ndarray, threshold: float = 0.0) -> list[list[Segment]]:
+        """Split generator output into notes, per voice, before pitches are chosen.
+
+        Decoding works on cells of ``grid`` steps (hold values averaged, onsets the maximum over the
+        cell), so every note starts and ends on that grid. Each voice is monophonic. A cell sounds
+        when its best hold value is above ``threshold``; a note starts where the voice starts to
+        sound, where the onset channel fires (above ``threshold``) at the cell's best pitch, or where
+        the best pitch changes. Then, in order: a voice-bar that would be all rest sounds throughout;
+        a sound shorter than ``min_note`` between rests is dropped; a best pitch held for less than
+        ``min_note`` takes the pitch before it; a rest shorter than ``min_rest`` is held over by the
+        note before it; and a note shorter than ``min_note`` joins the note before it.
+
+        roll : ndarray, shape=(bars, steps, pitches, tracks, channels), values in [-1, 1]
+        """
+        bars, spb, n_pitches, n_tracks, n_ch = roll.shape
+        g = self.grid
+        if spb % g:
+            raise ValueError(f"a {spb}-step bar does not divide into cells of {g} steps")
+        cells = roll.reshape(bars * spb // g, g, n_pitches, n_tracks, n_ch)
+        hold_c, onset_c = cells[..., 0].mean(axis=1), cells[..., -1].max(axis=1)  # (cells, P, T)
+        min_note, min_rest = -(-self.min_note // g), -(-self.min_rest // g)
+        flat = roll.reshape(bars * spb, n_pitches, n_tracks, n_ch)
+        out = []
+        for t in range(n_tracks):
+            hold = hold_c[:, :, t]  # (C, P)
+            best = hold.argmax(axis=1)  # (C,)
+            loud = (hold.max(axis=1) > threshold).reshape(bars, spb // g)
+            heard = _drop_short_runs((loud | ~loud.any(axis=1, keepdims=True)).reshape(-1), min_note)
+            sounding = _fill_short_rests(heard, min_rest)
+            struck = np.zeros(len(best), dtype=bool)
+            if n_ch > 1:
+                struck = onset_c[np.arange(len(best)), best, t] > threshold
+            best = _smooth_pitch(best, heard, min_note)
+            for i in np.nonzero(sounding & ~heard)[0]:  # a filled rest holds the note before it
+                best[i], struck[i] = best[i - 1], False
+            starts = sounding & (struck | ~np.r_[False, sounding[:-1]] | (best != np.r_[-1, best[:-1]]))
+            spans = _merge_short(_spans(sounding, starts), min_note)
+            out.append([Segment(s * g, e * g, flat[s * g : e * g, :, t, 0].mean(axis=0)) for s, e in spans])
+        return out
+
+    def decode(
+        self, roll: np.ndarray, threshold: float = 0.0, pitches: list[list[int]] | None = None
+    ) -> Score:
+        """Generator output, shape (bars, steps, pitches, tracks, channels), to a Score.
+
+        Notes come from ``to_segments``; each takes its best-scoring pitch row, or the row given in
+        ``pitches`` (one list per voice, one row per segment), as a voice-leading decoder chooses.
+        """
+        segments = self.to_segments(roll, threshold)
+        tracks = []
+        for t, segs in enumerate(segments):
+            rows = pitches[t] if pitches is not None else [int(s.scores.argmax()) for s in segs]
+            notes = [Note(s.start, s.end - s.start, r + self.lowest_pitch) for s, r in zip(segs, rows)]
+            tracks.append(Track(self.names[t], self.programs[t], False, notes))
+        return self.to_score(tracks, roll.shape[0] * roll.shape[1])
+
+    def to_score(self, tracks: list[Track], length: int) -> Score:
+        """A Score on the codec's grid, meter and tempo, its key named from the tonic (mode by
+        whichever third, major or minor, sounds longer)."""
+        key = None
+        if self.tonic is not None:
+            third = Counter()
+            for n in (n for t in tracks for n in t.notes):
+                third[(n.pitch - self.tonic) % 12] += n.duration
+            mode = "minor" if third[3] > third[4] else "major"
+            key = f"{_pitch_name(self.tonic)} {mode}"
+        return Score(tracks, self.resolution, self.bpm, self.time_signature, key, length=length)
+
+
+def to_voice_order(score: Score, n_tracks: int) -> Score | None:
+    """The score's ``n_tracks`` highest pitched tracks, highest mean pitch first; None if too few."""
+    pitched = [t for t in score.tracks if not t.is_drum and t.notes]
+    if len(pitched) < n_tracks:
+        return None
+    pitched.sort(key=lambda t: -float(np.mean([n.pitch for n in t.notes])))
+    return replace(score, tracks=pitched[:n_tracks])
+
+
+def _pitch_name(pc: int) -> str:
+    return ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[pc % 12]
+
+
+def _fill_short_rests(sounding: np.ndarray, min_rest: int) -> np.ndarray:
+    """Rests shorter than ``min_rest`` steps after a sounding step become sounding (held over)."""
+    out = sounding.copy()
+    for s, e in _runs(~sounding):
+        if s > 0 and e - s < min_rest and e < len(sounding):
+            out[s:e] = True
+    return out
+
+
+def _drop_short_runs(sounding: np.ndarray, min_note: int) -> np.ndarray:
+    """Sounding runs shorter than ``min_note`` steps become rests."""
+    out = sounding.copy()
+    for s, e in _runs(sounding):
+        if e - s < min_note:
+            out[s:e] = False
+    return out
+
+
+def _smooth_pitch(best: np.ndarray, heard: np.ndarray, min_note: int) -> np.ndarray:
+    """Inside each sounding run, a best pitch held for fewer than ``min_note`` steps takes the pitch
+    of the step before it (of the step after it at the start of the run): argmax flicker."""
+    out = best.copy()
+    for s, e in _runs(heard):
+        change = [s] + [i for i in range(s + 1, e) if best[i] != best[i - 1]] + [e]
+        for a, b in zip(change, change[1:]):
+            if b - a < min_note:
+                out[a:b] = out[a - 1] if a > s else best[min(b, e - 1)]
+    return out
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True in a 1-D mask."""
+    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
+    return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist()))
+
+
+def _spans(sounding: np.ndarray, starts: np.ndarray) -> list[list[int]]:
+    """[start, end) of each note: a sounding run cut at every start."""
+    spans = []
+    for s, e in _runs(sounding):
+        cuts = [s] + [i for i in range(s + 1, e) if starts[i]] + [e]
+        spans += [[a, b] for a, b in zip(cuts, cuts[1:])]
+    return spans
+
+
+def _merge_short(spans: list[list[int]], min_note: int) -> list[tuple[int, int]]:
+    """Join each span shorter than ``min_note`` to the touching span before it (else after it)."""
+    out: list[list[int]] = []
+    for s, e in spans:
+        if out and out[-1][1] == s and (e - s < min_note or out[-1][1] - out[-1][0] < min_note):
+            out[-1][1] = e
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]

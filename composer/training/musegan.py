@@ -1,11 +1,13 @@
 """WGAN-GP training of the MuseGAN: `composer train --model musegan`.
 
-Five critic steps per generator step, gradient-penalty weight 10, Adam (betas 0.5, 0.9). Every
-random draw of a step (batches, latents, penalty mixing weights) is derived from (seed, step), so a
-resumed run repeats the uninterrupted one exactly. The generator's weights go to the checkpoint's
-model file; the critic's weights and both optimizers go to its train-state file. A folder that
-already holds a checkpoint is refused unless resuming or forced; Ctrl-C saves, prints one line and
-exits with status 130.
+Five critic steps per generator step, gradient-penalty weight 10, Adam (betas 0.5, 0.9). The data
+are phrases cut by a RollCodec fitted on the training split (hold and onset channels, keys moved to
+one tonic); both networks are conditioned on "last phrase of the piece", and a quarter of every
+batch is such an ending. Every random draw of a step (batches, latents, conditions, penalty mixing
+weights) is derived from (seed, step), so a resumed run repeats the uninterrupted one exactly. The
+generator's weights go to the checkpoint's model file; the critic's weights and both optimizers go
+to its train-state file; the codec goes into its metadata. A folder that already holds a checkpoint
+is refused unless resuming or forced; Ctrl-C saves, prints one line and exits with status 130.
 """
 
 from __future__ import annotations
@@ -14,21 +16,21 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
 from composer.corpora import load_corpus
-from composer.corpora.bach import CHOIR_AAHS, VOICES
 from composer.device import autocast, pick_device
 from composer.errors import ComposerError
 from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_penalty, sample_latents
+from composer.representations.pianoroll import RollCodec
 from composer.training import loop
 from composer.training.loop import Progress, interruptible, step_seed, write_loss_curve
-from composer.training.musegan_data import batch_indices, to_phrases, to_voice_order
+from composer.training.musegan_data import batch_indices, to_phrases
 
 # Width multipliers; "default" (= "small") is the size shipped for CPU training, "book" the GDL size.
 SIZES = {"tiny": 0.03125, "small": 0.25, "default": 0.25, "book": 1.0}
+STEPS = 3000  # the shipped recipe: about 30 min of a quiet 2-core CPU (benchmarks/RESULTS.md)
 GP_WEIGHT = 10.0
 CRITIC_STEPS = 5
 HISTORY_KEYS = ("critic", "generator", "gp")
@@ -60,31 +62,42 @@ def train_musegan(
     """Train (or resume) a MuseGAN and return its checkpoint folder.
 
     ``steps`` counts generator steps in total (a resumed run trains up to it). A resumed run keeps
-    its saved seed, learning rate and batch size, and must be given the corpus it was trained on.
-    ``force`` allows training a new model into a folder that holds a checkpoint. Ctrl-C saves, prints
-    one line and exits with status 130; a NaN/inf loss stops with a ComposerError and leaves the last
-    good checkpoint in place.
+    its saved seed, learning rate, batch size and codec, and must be given the corpus it was trained
+    on. ``force`` allows training a new model into a folder that holds a checkpoint. Ctrl-C saves,
+    prints one line and exits with status 130; a NaN/inf loss stops with a ComposerError and leaves
+    the last good checkpoint in place.
     """
     dev = pick_device(device)
-    steps = 2000 if steps is None else steps
+    steps = STEPS if steps is None else steps
     folder = Path(out or f"checkpoints/musegan-{Path(str(corpus_source)).name}")
     loop.check_out_folder(folder, resume, force)
     state = None
     if resume:
         meta, model_state, state = load_checkpoint(folder, with_train_state=True, kind="musegan")
-        cfg = MuseGANConfig.from_dict(meta["config"])
+        cfg, codec = MuseGANConfig.from_dict(meta["config"]), RollCodec.from_dict(meta["codec"])
         seed, lr, batch_size = meta["train"]["seed"], meta["train"]["lr"], meta["train"]["batch_size"]
         corpus = load_corpus(corpus_source, seed=seed)
         loop.check_corpus(meta, folder, corpus)
     else:
         corpus = load_corpus(corpus_source, seed=seed)
-        width = width or SIZES[size]
-        cfg = MuseGANConfig(n_tracks=tracks, n_bars=phrase_bars or n_bars, z_dim=z_dim, width=width)
-        meta = _new_meta(cfg, corpus, corpus_source, seed, lr, batch_size)
-    data = torch.from_numpy(to_phrases(corpus.split("train"), cfg.n_bars, cfg.n_tracks, cfg.n_pitches))
-    meta["corpus"]["phrases"] = len(data)
-    if not resume:
-        meta["tracks"] = _track_meta(corpus, corpus_source, cfg.n_tracks)
+        try:
+            codec = RollCodec.fit(corpus.split("train"), n_tracks=tracks)
+        except ValueError as e:
+            raise ComposerError(f"{corpus_source}: {e} in its training split") from None
+        cfg = MuseGANConfig(
+            n_tracks=tracks,
+            n_bars=phrase_bars or n_bars,
+            steps_per_bar=codec.steps_per_bar,
+            n_pitches=codec.n_pitches,
+            z_dim=z_dim,
+            width=width or SIZES[size],
+            n_channels=len(codec.channels),
+            n_conditions=1,
+        )
+        meta = _new_meta(cfg, codec, corpus, corpus_source, seed, lr, batch_size)
+    rolls, last = to_phrases(codec, corpus.split("train"), cfg.n_bars)
+    data = (torch.from_numpy(rolls), torch.from_numpy(last))
+    meta["corpus"]["phrases"], meta["corpus"]["last_phrases"] = len(rolls), int(last.sum())
     torch.manual_seed(seed)  # weight init; later draws are step-derived
     gen, critic = Generator(cfg).to(dev), Critic(cfg).to(dev)
     opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.9))
@@ -95,10 +108,11 @@ def train_musegan(
     return folder
 
 
-def _new_meta(cfg, corpus, source, seed, lr, batch_size) -> dict:
+def _new_meta(cfg, codec, corpus, source, seed, lr, batch_size) -> dict:
     return {
         "model": "musegan",
         "config": cfg.to_dict(),
+        "codec": codec.to_dict(),
         "corpus": {
             "source": str(source),
             "name": corpus.name,
@@ -106,10 +120,6 @@ def _new_meta(cfg, corpus, source, seed, lr, batch_size) -> dict:
             "split": "train",
             **corpus.settings,
         },
-        "time_signature": [4, 4],
-        "resolution": 4,
-        "bpm": 100.0,
-        "representation": {"kind": "pianoroll", "lowest_pitch": 24, "n_pitches": cfg.n_pitches},
         "train": {
             "seed": seed,
             "lr": lr,
@@ -123,21 +133,6 @@ def _new_meta(cfg, corpus, source, seed, lr, batch_size) -> dict:
         "history": {k: [] for k in HISTORY_KEYS},
         "seconds": 0.0,
     }
-
-
-def _track_meta(corpus, source, n_tracks: int) -> list[dict]:
-    """Names and GM programs of the model tracks: SATB for bach, else by voice order."""
-    if str(source) == "bach" and n_tracks == len(VOICES):
-        return [{"name": n, "program": CHOIR_AAHS} for n in VOICES]
-    programs: list[list[int]] = [[] for _ in range(n_tracks)]
-    for score in corpus.pieces:
-        voiced = to_voice_order(score, n_tracks)
-        for i, t in enumerate(voiced.tracks if voiced else []):
-            programs[i].append(t.program)
-    return [
-        {"name": f"Voice {i + 1}", "program": int(np.bincount(p).argmax()) if p else 0}
-        for i, p in enumerate(programs)
-    ]
 
 
 def _restore(gen, critic, opt_g, opt_c, model_state, state, meta) -> None:
@@ -160,29 +155,41 @@ def save_musegan(folder, meta, gen, critic, opt_g, opt_c) -> None:
 
 
 def train_step(gen, critic, opt_g, opt_c, data, cfg, batch_size, seed, step, dev) -> dict[str, float]:
-    """One generator step after CRITIC_STEPS critic steps. Returns the losses of the last critic step."""
+    """One generator step after CRITIC_STEPS critic steps. Returns the losses of the last critic step.
+
+    ``data`` is (rolls, last): rolls (N, bars, steps, pitches, tracks, channels) bool, last (N,)
+    bool. The critic sees each real phrase with its own last-phrase flag, and fakes drawn with the
+    same flags; the generator step draws its flags with the same share of endings.
+    """
+    rolls, last = data
     g = torch.Generator().manual_seed(step_seed(seed, step))
     for k in range(CRITIC_STEPS):
-        idx = torch.from_numpy(batch_indices(len(data), batch_size, seed, step, k))
-        real = data[idx].to(dev).float() * 2 - 1  # (B, bars, steps, pitches, tracks) in {-1, 1}
+        idx = torch.from_numpy(batch_indices(last.numpy(), batch_size, seed, step, k))
+        real = rolls[idx].to(dev).float() * 2 - 1  # (B, bars, steps, pitches, tracks, ch) in {-1, 1}
+        cond = _condition(last[idx], cfg).to(dev)  # (B, n_conditions)
         z = {key: v.to(dev) for key, v in sample_latents(cfg, batch_size, g).items()}
         eps = torch.rand(batch_size, generator=g).to(dev)
         with autocast(dev):
             with torch.no_grad():
-                fake = gen(**z)
-            w_dist = critic(real).mean() - critic(fake).mean()
-            gp = gradient_penalty(critic, real, fake.float(), eps)
+                fake = gen(**z, condition=cond)
+            w_dist = critic(real, cond).mean() - critic(fake, cond).mean()
+            gp = gradient_penalty(critic, real, fake.float(), eps, cond)
             loss_c = -w_dist + GP_WEIGHT * gp
         opt_c.zero_grad(set_to_none=True)
         loss_c.backward()
         opt_c.step()
     z = {key: v.to(dev) for key, v in sample_latents(cfg, batch_size, g).items()}
     with autocast(dev):
-        loss_g = -critic(gen(**z)).mean()
+        loss_g = -critic(gen(**z, condition=cond), cond).mean()
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
     return {"critic": loss_c.item(), "generator": loss_g.item(), "gp": gp.item()}
+
+
+def _condition(last: torch.Tensor, cfg: MuseGANConfig) -> torch.Tensor:
+    """The condition input (B, n_conditions): the last-phrase flag as 0/1, or (B, 0) without one."""
+    return last.float().view(-1, 1)[:, : cfg.n_conditions]
 
 
 def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every) -> None:
@@ -232,16 +239,17 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_ever
 
 
 def write_samples(gen, meta, folder, dev, n: int = 2) -> Path:
-    """Piano-roll PNG of ``n`` phrases from fixed latents (the same at every step), in samples/."""
-    from composer.generation.musegan import to_score
+    """Piano-roll PNG of ``n`` phrases from fixed latents (the same at every step), in samples/;
+    with a last-phrase condition, the second phrase of each pair is drawn as an ending."""
     from composer.plots import plot_pianoroll
 
-    cfg = MuseGANConfig.from_dict(meta["config"])
+    cfg, codec = MuseGANConfig.from_dict(meta["config"]), RollCodec.from_dict(meta["codec"])
     gen.eval()
     z = sample_latents(cfg, n, torch.Generator().manual_seed(meta["train"]["seed"]))
+    cond = _condition(torch.arange(n) % 2 == 1, cfg)
     with torch.no_grad():
-        roll = gen(**{k: v.to(dev) for k, v in z.items()}).float().cpu().numpy()  # (n, bars, S, P, T)
-    roll = roll.reshape(-1, *roll.shape[2:])  # (n * bars, S, P, T): the phrases one after another
+        roll = gen(**{k: v.to(dev) for k, v in z.items()}, condition=cond.to(dev)).float().cpu().numpy()
+    roll = roll.reshape(-1, *roll.shape[2:])  # (n * bars, S, P, T, C): the phrases one after another
     path = Path(folder) / "samples" / f"step-{meta['step']:06d}.png"
-    plot_pianoroll(to_score(roll, meta), path, title=f"fixed-latent samples, step {meta['step']}")
+    plot_pianoroll(codec.decode(roll), path, title=f"fixed-latent samples, step {meta['step']}")
     return path

@@ -1,61 +1,47 @@
-"""MuseGAN training data: phrases of ``n_bars`` cut from piano rolls, and the track-mapping rule.
+"""MuseGAN training data: phrases cut by the RollCodec, and seed-derived batches that oversample
+each piece's last phrase (so the last-phrase condition sees enough endings).
 
-Tracks of a MIDI folder map to model tracks by voice order: each piece's pitched (non-drum) tracks
-are sorted from highest to lowest mean pitch and the first ``n_tracks`` become model tracks 0..N-1
-(like Soprano, Alto, Tenor, Bass); a piece with fewer pitched tracks is skipped. The bach corpus is
-already in SATB order. Only pieces in the model's meter (4/4 at 16 steps per bar) are used.
+Tracks of a MIDI folder map to model tracks by voice order (``to_voice_order``: highest mean pitch
+first), like Soprano, Alto, Tenor, Bass; only pieces in the codec's meter are used.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 
 from composer.errors import CorpusError
 from composer.music import Score
-from composer.representations.pianoroll import to_pianoroll
+from composer.representations.pianoroll import RollCodec, to_voice_order
 
-METER = (4, 4)
+METER = (4, 4)  # the meter --nearest compares in (composer.compare)
+LAST_SHARE = 0.25  # share of each batch drawn from the pieces' last phrases
 
-
-def to_voice_order(score: Score, n_tracks: int) -> Score | None:
-    """The score's ``n_tracks`` highest pitched tracks, highest mean pitch first; None if too few."""
-    pitched = [t for t in score.tracks if not t.is_drum and t.notes]
-    if len(pitched) < n_tracks:
-        return None
-    pitched.sort(key=lambda t: -float(np.mean([n.pitch for n in t.notes])))
-    return replace(score, tracks=pitched[:n_tracks])
+__all__ = ["LAST_SHARE", "METER", "batch_indices", "to_phrases", "to_voice_order"]
 
 
-def to_phrases(pieces: list[Score], n_bars: int, n_tracks: int, n_pitches: int = 84) -> np.ndarray:
-    """Every window of ``n_bars`` consecutive bars (stride one bar) of every usable piece.
-
-    Windows with a bar in which no track sounds are left out.
+def to_phrases(codec: RollCodec, pieces: list[Score], n_bars: int) -> tuple[np.ndarray, np.ndarray]:
+    """``codec.to_phrases`` with a CorpusError when the corpus has no phrase the codec can use.
 
     Returns
     -------
-    ndarray, shape=(phrases, n_bars, 16, n_pitches, n_tracks), dtype=bool
+    rolls : ndarray, shape=(phrases, n_bars, steps, pitches, tracks, channels), dtype=bool
+    last : ndarray, shape=(phrases,), dtype=bool
     """
-    out = []
-    for score in pieces:
-        if score.time_signature != METER or score.resolution != 4:
-            continue
-        score = to_voice_order(score, n_tracks)
-        if score is None:
-            continue
-        roll = to_pianoroll(score, n_pitches=n_pitches)  # (bars, 16, P, T)
-        sounding = roll.any(axis=(1, 2, 3))  # (bars,)
-        for b in range(len(roll) - n_bars + 1):
-            if sounding[b : b + n_bars].all():
-                out.append(roll[b : b + n_bars])
-    if not out:
-        raise CorpusError(
-            f"no {n_bars}-bar phrase in 4/4 with at least {n_tracks} pitched tracks in this corpus"
-        )
-    return np.stack(out)
+    try:
+        return codec.to_phrases(pieces, n_bars)
+    except ValueError as e:
+        raise CorpusError(f"{e} in this corpus") from None
 
 
-def batch_indices(n: int, batch_size: int, seed: int, step: int, k: int) -> np.ndarray:
-    """Indices of the k-th batch at ``step``: derived from (seed, step, k) only, so resume is exact."""
-    return np.random.default_rng([seed, step, k]).integers(0, n, size=batch_size)
+def batch_indices(last: np.ndarray, batch_size: int, seed: int, step: int, k: int) -> np.ndarray:
+    """Indices of the k-th batch at ``step``, derived from (seed, step, k) only, so resume is exact:
+    ``LAST_SHARE`` of the batch from the last phrases (when there are any), the rest from all."""
+    rng = np.random.default_rng([seed, step, k])
+    ends = np.nonzero(last)[0]
+    n_last = round(batch_size * LAST_SHARE) if len(ends) else 0
+    return np.concatenate(
+        [
+            ends[rng.integers(0, len(ends), n_last)] if n_last else np.zeros(0, int),
+            rng.integers(0, len(last), batch_size - n_last),
+        ]
+    )

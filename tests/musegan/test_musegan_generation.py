@@ -5,10 +5,17 @@ from __future__ import annotations
 import io
 import itertools
 
+import numpy as np
 import pytest
 
 from composer.errors import ComposerError
-from composer.generation.musegan import generate_musegan, stream_bars
+from composer.generation.musegan import (
+    draw_phrases,
+    generate_musegan,
+    latent_stream,
+    load_generator,
+    stream_bars,
+)
 from composer.midi_io import read_midi, write_midi
 from composer.representations.pianoroll import to_pianoroll
 
@@ -23,7 +30,7 @@ def test_exact_bars_four_named_tracks_no_empty_bar(tiny_checkpoint, tmp_path, ba
     assert [t.name for t in back.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
     assert [t.program for t in back.tracks] == [52] * 4
     assert back.time_signature == (4, 4) and back.bpm == 100.0
-    roll = to_pianoroll(back)  # (bars, 16, 84, 4)
+    roll = to_pianoroll(back)  # (bars, 16, 84, 4): a plain roll of the file
     assert roll.shape[0] == bars and roll.any(axis=(1, 2, 3)).all()
     for t in back.tracks:  # each voice monophonic: no two notes of a voice overlap
         assert all(a.end <= b.start for a, b in zip(t.notes, t.notes[1:]))
@@ -39,19 +46,27 @@ def test_seed_reproduces_byte_for_byte(tiny_checkpoint):
     assert midi(7) != midi(8)
 
 
+def _rolls(checkpoint, vary: list[str], seed: int = 3):
+    """Three phrases of raw generator output, (6 bars, steps, pitches, tracks, channels)."""
+    gen, _ = load_generator(checkpoint)
+    return draw_phrases(gen, latent_stream(gen.cfg, seed, set(vary)), 3, last=True)
+
+
 def test_vary_melody_0_changes_only_track_0(tiny_checkpoint):
-    base = generate_musegan(tiny_checkpoint, bars=6, seed=3)
-    varied = generate_musegan(tiny_checkpoint, bars=6, seed=3, vary=["melody:0"])
-    assert base.tracks[0].notes != varied.tracks[0].notes
+    base, varied = _rolls(tiny_checkpoint, []), _rolls(tiny_checkpoint, ["melody:0"])
+    assert not np.array_equal(base[..., 0, :], varied[..., 0, :])
+    assert np.array_equal(base[..., 1:, :], varied[..., 1:, :])
+    # decoded without voice-leading rules (which weigh every voice together), the others stay too
+    base = generate_musegan(tiny_checkpoint, bars=6, seed=3, rules=False)
+    varied = generate_musegan(tiny_checkpoint, bars=6, seed=3, vary=["melody:0"], rules=False)
     for a, b in zip(base.tracks[1:], varied.tracks[1:]):
         assert a.notes == b.notes
 
 
 @pytest.mark.parametrize("latent", ["chords", "style"])
 def test_vary_shared_latents_changes_every_track(tiny_checkpoint, latent):
-    base = generate_musegan(tiny_checkpoint, bars=4, seed=3)
-    varied = generate_musegan(tiny_checkpoint, bars=4, seed=3, vary=[latent])
-    assert base.tracks != varied.tracks
+    base, varied = _rolls(tiny_checkpoint, []), _rolls(tiny_checkpoint, [latent])
+    assert all(not np.array_equal(base[..., t, :], varied[..., t, :]) for t in range(4))
 
 
 def test_programs_and_bad_controls(tiny_checkpoint):
@@ -64,16 +79,47 @@ def test_programs_and_bad_controls(tiny_checkpoint):
 
 
 def test_stream_bars_follows_the_contract_and_matches_generate(tiny_checkpoint):
-    bars = list(itertools.islice(stream_bars(tiny_checkpoint, seed=4), 7))
+    bars = list(itertools.islice(stream_bars(tiny_checkpoint, seed=4), 8))
     for bar in bars:
         assert [t.name for t in bar.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
         assert bar.time_signature == (4, 4) and bar.bpm == 100.0
         assert all(0 <= n.start < 16 for t in bar.tracks for n in t.notes)
         assert bar.n_notes > 0
-    # generate() is the stream laid end to end and cut at the last bar line.
-    whole = generate_musegan(tiny_checkpoint, bars=7, seed=4)
+    # generate() draws the same phrases, the last as an ending; before it, the stream laid end to end.
+    whole = generate_musegan(tiny_checkpoint, bars=8, seed=4, rules=False)
     for i, t in enumerate(whole.tracks):
-        starts = [(n.start, n.pitch) for n in t.notes]
+        starts = [(n.start, n.pitch) for n in t.notes if n.start < 64]
         assert starts == [
-            (n.start + 16 * b, n.pitch) for b, bar in enumerate(bars) for n in bar.tracks[i].notes
+            (n.start + 16 * b, n.pitch) for b, bar in enumerate(bars[:4]) for n in bar.tracks[i].notes
         ]
+
+
+@pytest.mark.parametrize("bars", [4, 5])
+def test_only_the_last_phrase_is_drawn_as_an_ending(tiny_checkpoint, monkeypatch, bars):
+    from composer.generation import musegan
+
+    flags, load = [], musegan.load_generator
+
+    def spying(checkpoint):
+        gen, meta = load(checkpoint)
+        forward = gen.forward
+        gen.forward = lambda *a, condition=None, **k: (
+            flags.append(condition.item()) or forward(*a, condition=condition, **k)
+        )
+        return gen, meta
+
+    monkeypatch.setattr(musegan, "load_generator", spying)
+    score = generate_musegan(tiny_checkpoint, bars=bars, seed=2)
+    assert flags == [0.0, 0.0, 1.0] if bars == 5 else flags == [0.0, 1.0]
+    assert score.n_bars == bars and score.length == 16 * bars
+
+
+def test_no_blips_and_no_short_holes_in_the_voices(tiny_checkpoint):
+    for seed in range(3):
+        score = generate_musegan(tiny_checkpoint, bars=6, seed=seed)
+        for t in score.tracks:
+            # the codec's rules: notes of at least 2 steps (an eighth), rests inside a voice of at
+            # least 4 (a quarter); only a note cut by the end of the piece may be shorter.
+            assert all(n.duration >= 2 for n in t.notes if n.end < score.length)
+            gaps = [b.start - a.end for a, b in zip(t.notes, t.notes[1:])]
+            assert all(g == 0 or g >= 4 for g in gaps), gaps

@@ -11,6 +11,7 @@ from torch import nn
 from composer.checkpoint import load_checkpoint, read_meta
 from composer.errors import ComposerError
 from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_penalty, sample_latents
+from composer.representations.pianoroll import RollCodec
 from composer.training import musegan as training
 from composer.training.musegan_data import to_phrases
 
@@ -24,9 +25,20 @@ def test_generator_and_critic_shapes(n_bars):
     z = sample_latents(cfg, 3, torch.Generator().manual_seed(0))
     assert z["chords"].shape == (3, 8) and z["melody"].shape == (3, 4, 8)
     out = gen(**z)
-    assert out.shape == (3, n_bars, 16, 84, 4)
+    assert out.shape == (3, n_bars, 16, 84, 4, 1)
     assert out.abs().max() <= 1
     assert critic(out).shape == (3,)
+
+
+def test_hold_onset_channels_and_the_last_phrase_condition():
+    cfg = MuseGANConfig(n_pitches=48, width=1 / 32, z_dim=8, n_channels=2, n_conditions=1)
+    gen, critic = Generator(cfg).eval(), Critic(cfg)
+    z = sample_latents(cfg, 2, torch.Generator().manual_seed(0))
+    ending, middle = torch.ones(2, 1), torch.zeros(2, 1)
+    out = gen(**z, condition=ending)
+    assert out.shape == (2, 2, 16, 48, 4, 2)
+    assert not torch.equal(out, gen(**z, condition=middle))  # the flag reaches the output
+    assert not torch.equal(critic(out, ending), critic(out, middle))  # and the critic's score
     assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
 
 
@@ -46,9 +58,11 @@ def test_gradient_penalty_of_a_linear_critic():
 
 
 def test_one_wgan_gp_step_gives_finite_losses_and_moves_weights(bach, one_thread):
-    cfg = MuseGANConfig(width=1 / 32, z_dim=8)
-    data = torch.from_numpy(to_phrases(bach.pieces[:5], 2, 4))
-    assert data.shape[1:] == (2, 16, 84, 4) and data.dtype == torch.bool
+    codec = RollCodec()
+    cfg = MuseGANConfig(n_pitches=48, width=1 / 32, z_dim=8, n_channels=2, n_conditions=1)
+    rolls, last = to_phrases(codec, bach.pieces[:5], 2)
+    assert rolls.shape[1:] == (2, 16, 48, 4, 2) and rolls.dtype == bool and last.sum() >= 1
+    data = (torch.from_numpy(rolls), torch.from_numpy(last))
     torch.manual_seed(0)
     gen, critic = Generator(cfg), Critic(cfg)
     opt_g, opt_c = torch.optim.Adam(gen.parameters()), torch.optim.Adam(critic.parameters())
@@ -64,9 +78,11 @@ def test_checkpoint_round_trip(tiny_checkpoint):
 
     meta, state, train_state = load_checkpoint(tiny_checkpoint, with_train_state=True)
     assert meta["model"] == "musegan" and meta["step"] == 2
-    assert [t["name"] for t in meta["tracks"]] == ["Soprano", "Alto", "Tenor", "Bass"]
-    assert {t["program"] for t in meta["tracks"]} == {52}
-    assert meta["time_signature"] == [4, 4] and len(meta["history"]["critic"]) == 2
+    codec = RollCodec.from_dict(meta["codec"])
+    assert codec.names == ("Soprano", "Alto", "Tenor", "Bass") and codec.programs == (52,) * 4
+    assert codec.time_signature == (4, 4) and codec.channels == ("hold", "onset") and codec.tonic == 0
+    assert meta["config"]["n_channels"] == 2 and meta["config"]["n_conditions"] == 1
+    assert meta["corpus"]["last_phrases"] > 0 and len(meta["history"]["critic"]) == 2
     assert any(k.startswith("critic.") for k in train_state) and any(
         k.startswith("opt_g.") for k in train_state
     )

@@ -18,6 +18,7 @@ from composer.errors import CheckpointError, ComposerError, CorpusError
 from composer.generation.musegan import generate_musegan, meta_score
 from composer.midi_io import read_midi, write_midi
 from composer.music import Note, Score, Track
+from composer.representations.pianoroll import RollCodec
 from composer.training import musegan as training
 from composer.training.musegan_data import to_phrases, to_voice_order
 
@@ -46,16 +47,17 @@ def drum_file(tmp_path):
 def test_a_four_track_file_with_drums_keeps_drums_out_of_the_voices(drum_file):
     score = read_midi(drum_file)
     assert len(score.tracks) == 4 and [t.is_drum for t in score.tracks] == [False, True, False, False]
-    with pytest.raises(CorpusError, match="at least 4 pitched tracks"):
-        to_phrases([score], 2, 4)  # three pitched tracks: not usable as four voices
+    with pytest.raises(CorpusError, match="with 4 pitched tracks in this corpus"):
+        to_phrases(RollCodec(), [score], 2)  # three pitched tracks: not usable as four voices
     assert to_voice_order(score, 4) is None
     voiced = to_voice_order(score, 3)
     assert [t.name for t in voiced.tracks] == ["soprano", "alto", "bass"]
-    roll = to_phrases([score], 2, 3)  # (phrases, bars, 16, 84, 3), lowest pitch 24
-    assert roll.shape == (1, 2, 16, 84, 3)
-    assert [sorted(set(np.nonzero(roll[0, ..., t])[2] + 24)) for t in range(3)] == [[76], [67], [40]]
-    programs = training._track_meta(type("C", (), {"pieces": [score]}), "folder", 3)
-    assert [t["program"] for t in programs] == [73, 71, 32]
+    codec = RollCodec.fit([score], n_tracks=3)
+    assert codec.names == ("soprano", "alto", "bass") and codec.programs == (73, 71, 32)
+    rolls, last = to_phrases(codec, [score], 2)  # (phrases, bars, 16, 48, 3, 2), lowest pitch 36
+    assert rolls.shape == (1, 2, 16, 48, 3, 2) and last.tolist() == [True]
+    # the final bass note E2 becomes C2: everything moves down a major third
+    assert [sorted(set(np.nonzero(rolls[0, ..., t, 0])[2] + 36)) for t in range(3)] == [[72], [63], [36]]
     assert CopyIndex([score], ["drums"], n_voices=3).nearest(score)["max_verbatim_bars"] == 2
     assert (
         CopyIndex([score], ["drums"], n_voices=3).nearest(Score(tracks=score.tracks[1:2]))["nearest"] is None
