@@ -125,3 +125,27 @@ def test_one_process_helpers_are_identities():
     model = torch.nn.Linear(2, 2)
     assert distributed.wrap_ddp(model, ranks) is model
     assert distributed.sync_batchnorm(model, ranks) is model
+
+
+def test_critic_gradient_averaged_over_equal_slices_is_the_global_one():
+    """What average_gradients relies on in the MuseGAN: every critic-loss term (penalty included) is a
+    mean over samples, so the mean of the two half-batch gradients is the full-batch gradient."""
+    from composer.models.musegan import Critic, MuseGANConfig, gradient_penalty
+
+    torch.manual_seed(0)
+    cfg = MuseGANConfig(n_pitches=12, width=1 / 32, z_dim=8, n_channels=2, n_conditions=1)
+    critic = Critic(cfg).double()
+    shape = (4, cfg.n_bars, cfg.steps_per_bar, cfg.n_pitches, cfg.n_tracks, cfg.n_channels)
+    real, fake = torch.randn(shape, dtype=torch.float64), torch.randn(shape, dtype=torch.float64)
+    eps, cond = torch.rand(4, dtype=torch.float64), torch.tensor([[0.0], [1.0], [0.0], [1.0]], dtype=torch.float64)
+
+    def grads(rows: slice) -> list[torch.Tensor]:
+        critic.zero_grad()
+        r, f, c = real[rows], fake[rows], cond[rows]
+        loss = critic(f, c).mean() - critic(r, c).mean() + 10 * gradient_penalty(critic, r, f, eps[rows], c)
+        loss.backward()
+        return [p.grad.clone() for p in critic.parameters()]
+
+    full, first, second = grads(slice(0, 4)), grads(slice(0, 2)), grads(slice(2, 4))
+    for g, a, b in zip(full, first, second):
+        torch.testing.assert_close((a + b) / 2, g, rtol=1e-12, atol=1e-12)
