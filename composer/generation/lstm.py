@@ -268,7 +268,9 @@ def generate_lstm(
     like = replace(
         model.score, title="composer lstm", key=key_name(tonic, mode) if codec.normalize_key else None
     )
-    score = hold_final(codec.decode(rows, like, state.shift), end)
+    # the model's own ending is held to the bar line; a cadence by the rules keeps its sampled length
+    voices = codec.supports_rules  # four SATB voices: one note at a time in each
+    score = hold_final(codec.decode(rows, like, state.shift), end, not state.rules, voices)
     if not codec.normalize_key:
         score = replace(score, key=estimate_key([n for t in score.tracks for n in t.notes]))
     if attention_png:

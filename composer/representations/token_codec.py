@@ -259,9 +259,10 @@ class TokenCodec:
         return tokens
 
 
-def hold_final(score: Score, end: int, hold_last: bool = True) -> Score:
+def hold_final(score: Score, end: int, hold_last: bool = True, monophonic: bool = False) -> Score:
     """Notes cut at ``end``; with ``hold_last`` the last onset's chord is held to ``end``, so the music
-    ends on the final bar line; a note is cut where its track strikes the same pitch again."""
+    ends on the final bar line. A note is cut where its track strikes the same pitch again, or (with
+    ``monophonic``, for voices) any pitch."""
     last = max((n.start for t in score.tracks for n in t.notes if n.start < end), default=None)
     tracks = []
     for t in score.tracks:
@@ -271,15 +272,16 @@ def hold_final(score: Score, end: int, hold_last: bool = True) -> Score:
                 continue
             stop = end if hold_last and n.start == last else min(n.end, end)
             notes.append(replace(n, duration=stop - n.start))
-        tracks.append(replace(t, notes=cut_overlaps(notes)))
+        tracks.append(replace(t, notes=cut_overlaps(notes, monophonic)))
     return replace(score, tracks=tracks)
 
 
-def cut_overlaps(notes: list[Note]) -> list[Note]:
-    """A note cut where the next note of the same pitch in its track starts (MIDI cannot overlap them)."""
+def cut_overlaps(notes: list[Note], monophonic: bool = False) -> list[Note]:
+    """A note cut where the next note of the same pitch in its track starts (MIDI cannot overlap them),
+    or with ``monophonic`` where the next note of any pitch starts (one note of a chord is kept)."""
     notes, last, out = sorted(notes), {}, []
     for n in notes:
-        prev = last.get(n.pitch)
+        prev = len(out) - 1 if monophonic and out else last.get(n.pitch)
         if prev is not None and out[prev].start == n.start:
             continue
         if prev is not None and out[prev].end > n.start:

@@ -5,9 +5,10 @@ one, a note with a positive duration). The voice-leading rules, for four-voice c
 keep each voice in its SATB range (measured in the output key), forbid a candidate pitch that makes
 parallel fifths or octaves with a voice already struck at the same onset (against both voices'
 previous notes), place the voices of one onset in track order, and end the piece on a cadence: the
-last bar starts with a chord of all four voices on the tonic triad, the bass on the tonic, the third
-present, and generation stops there. When no value satisfies every rule, the rules are dropped in
-order (parallels, then the cadence, then the ranges) rather than failing.
+last bar starts with a chord of all four voices on the tonic triad, lasting at least half the bar,
+the bass on the tonic and lowest, the third present; generation stops there. When no value satisfies
+every rule, the rules are dropped in order (parallels, then the cadence, then the ranges) rather
+than failing.
 
 Pitches here are in the codec's space (tonic C when it normalizes keys); ``shift`` moves them to the
 output key.
@@ -93,6 +94,12 @@ def voice_leading(stream: str, values: np.ndarray, state: SampleState) -> list[n
         return _track_rules(values, state)
     if stream == "pitch":
         return _pitch_rules(values, state)
+    if (
+        stream == "duration"
+        and state.final_bar is not None
+        and state.onset + state.chosen.get("shift", 0) == state.final_bar
+    ):
+        return [values >= state.spb // 2]  # the final chord lasts at least half the bar
     return []
 
 
@@ -148,10 +155,10 @@ def _pitch_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
 
 
 def _cadence(values: np.ndarray, track: int, state: SampleState) -> np.ndarray:
-    """The final chord: tonic triad, the bass on the tonic, and the tenor supplies a missing third."""
+    """The final chord: tonic triad, the bass on the tonic and lowest, the tenor supplies a missing third."""
     pcs = values % 12  # the codec's tonic is pitch class 0
-    if track == state.n_tracks - 1:
-        return (values != REST) & (pcs == 0)
+    if track == state.n_tracks - 1:  # the root in the bass, below every other voice
+        return (values != REST) & (pcs == 0) & (values < min(state.struck.values(), default=REST))
     allowed = set(TRIADS[state.mode])
     placed = {p % 12 for p in state.struck.values()} if state.chosen.get("shift") == 0 else set()
     # (at the final onset every voice before this one was struck there, so ``struck`` is the chord)
