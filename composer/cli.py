@@ -193,7 +193,7 @@ def _port_options(f):
 @click.option(
     "--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cuda, mps or cpu."
 )
-@click.option("--compile", is_flag=True, help="torch.compile the model (off by default; pays off on a GPU).")
+@click.option("--compile", is_flag=True, help="torch.compile the model (off by default).")
 @click.option(
     "--dropout", type=click.FloatRange(0, 1, max_open=True), default=None, help="LSTM dropout [0.3]."
 )

@@ -137,7 +137,10 @@ def test_critic_gradient_averaged_over_equal_slices_is_the_global_one():
     critic = Critic(cfg).double()
     shape = (4, cfg.n_bars, cfg.steps_per_bar, cfg.n_pitches, cfg.n_tracks, cfg.n_channels)
     real, fake = torch.randn(shape, dtype=torch.float64), torch.randn(shape, dtype=torch.float64)
-    eps, cond = torch.rand(4, dtype=torch.float64), torch.tensor([[0.0], [1.0], [0.0], [1.0]], dtype=torch.float64)
+    eps, cond = (
+        torch.rand(4, dtype=torch.float64),
+        torch.tensor([[0.0], [1.0], [0.0], [1.0]], dtype=torch.float64),
+    )
 
     def grads(rows: slice) -> list[torch.Tensor]:
         critic.zero_grad()
