@@ -108,9 +108,9 @@ def average_gradients(module: torch.nn.Module, ranks: Ranks) -> None:
     Used instead of DistributedDataParallel where a loss needs a double backward (the WGAN-GP
     penalty), which DDP's gradient hooks do not support.
     """
-    if not ranks.active:
-        return
     grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not ranks.active or not grads:
+        return
     flat = torch.cat([g.reshape(-1) for g in grads])
     dist.all_reduce(flat)
     flat /= ranks.world
