@@ -194,7 +194,7 @@ def _choose_key(model: Model, key: str | None, like: Score | None, rng) -> tuple
     wanted = parse_key(key) if key is not None else None  # an unknown key is refused first
     if key is not None and not codec.normalize_key:
         raise ComposerError(
-            f"--key {key!r}: this checkpoint was trained without key conditioning; retrain it to choose a key"
+            f"key {key!r}: this checkpoint was trained without key conditioning, so it cannot choose a key"
         )
     if wanted is not None:
         return wanted
@@ -212,7 +212,7 @@ def _use_rules(model: Model, rules: bool | None) -> bool:
     another checkpoint, a ComposerError saying why it cannot."""
     if rules and not model.codec.supports_rules:
         raise ComposerError(
-            "--rules needs a four-voice checkpoint trained with key conditioning (SATB chorales); "
+            "voice-leading rules need a four-voice checkpoint trained with key conditioning (SATB chorales); "
             f"this one has {model.codec.n_tracks} tracks"
             + ("" if model.codec.normalize_key else " and no key conditioning")
         )

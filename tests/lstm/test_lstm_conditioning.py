@@ -65,7 +65,7 @@ def test_unknown_key_and_conflicting_options_are_one_line_exit_2(tmp_path, midi_
     assert result.exit_code == 2 and "without key conditioning" in result.output
     folder = train_lstm(str(midi_folder), steps=2, out=tmp_path / "folder", **TINY)
     result = run("--checkpoint", str(folder), "--rules", "-o", str(tmp_path / "x.mid"))
-    assert result.exit_code == 2 and "--rules needs a four-voice checkpoint" in result.output
+    assert result.exit_code == 2 and "voice-leading rules need a four-voice checkpoint" in result.output
     assert len(result.output.strip().splitlines()) == 1
     result = run("--model", "musegan", "--key", "Am", "-o", str(tmp_path / "x.mid"))
     assert result.exit_code == 2 and "--key applies to --model lstm" in result.output
@@ -121,3 +121,14 @@ def test_shipped_checkpoint_numpy_runtime_matches_torch():
             known.append(rt.embedding(s, int(ids[t + 1, STREAMS.index(s)])))
             if s == "shift":
                 known.append(rt.embedding("pos", int(ctx[t + 1, 0])))
+
+
+def test_shipped_checkpoint_is_the_default_recipe():
+    """`composer train --corpus bach --model lstm` with no other options is what was shipped."""
+    import json
+
+    from composer.models.attention_lstm import TrainConfig
+
+    meta = json.loads((SHIPPED / "meta.json").read_text())
+    assert meta["training"] == TrainConfig().to_dict()
+    assert meta["codec"]["normalize_key"] and meta["codec"]["bars_left_cap"] == 8
