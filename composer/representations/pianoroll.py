@@ -147,7 +147,7 @@ class RollCodec:
     grid : decoded notes start and end on this many steps (2, an eighth: 98.5% of Bach's onsets)
     min_note : decoded notes are at least this many steps (a shorter one joins its neighbour)
     min_rest : a rest inside a voice shorter than this many steps is filled by the note before it
-        (4, a quarter: Bach's rests inside a voice are a quarter or longer)
+        (16, a bar: the model leaves holes where Bach hardly rests inside a voice)
     """
 
     names: tuple[str, ...] = ("Soprano", "Alto", "Tenor", "Bass")
@@ -161,7 +161,7 @@ class RollCodec:
     tonic: int | None = 0
     grid: int = 2
     min_note: int = 2
-    min_rest: int = 4
+    min_rest: int = 16
 
     @property
     def n_tracks(self) -> int:
