@@ -222,6 +222,7 @@ ONLY_FOR = {
     ),
     "musegan": ("width", "tracks", "phrase_bars", "sample_every", "vary", "programs"),
 }
+ONLY_FOR["lstm"] += ("dropout",)
 
 
 def _check_model_options(ctx: click.Context, model: str) -> None:
@@ -348,7 +349,13 @@ def _checkpoint(checkpoint: str | None, model: str):
     default=None,
     help="Epochs of no better validation [12].",
 )
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option(
+    "--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cuda, mps or cpu."
+)
+@click.option("--compile", is_flag=True, help="torch.compile the model (off by default).")
+@click.option(
+    "--dropout", type=click.FloatRange(0, 1, max_open=True), default=None, help="LSTM dropout [0.3]."
+)
 @click.option(
     "--size",
     type=click.Choice(["tiny", "small", "default", "book"]),
@@ -379,7 +386,27 @@ def train(ctx: click.Context, model: str, **opts) -> None:
     """Train a model on a corpus; checkpoints, loss curve and progress as it goes."""
     _check_model_options(ctx, model)
     opts = _for_model(opts, model)
-    opts["out"] = _start_training(model, opts)
+    if _rank() == 0:
+        opts["out"] = _start_training(model, opts)
+    try:
+        folder = _train(model, opts)
+    except ComposerError as e:
+        if _rank() != 0:  # under torchrun every rank meets the same error: rank 0 alone says so
+            ctx.exit(2)
+        raise e
+    if _rank() == 0:
+        click.echo(f"wrote {_one_line(folder)}; compose with it:", err=True)
+        click.echo(f"  {_generate_command(model, folder)}", err=True)
+
+
+def _rank() -> int:
+    """This process's rank under torchrun; 0 otherwise."""
+    import os
+
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def _train(model: str, opts: dict):
     if model == "musegan":
         from composer.training.musegan import train_musegan
 
@@ -390,8 +417,7 @@ def train(ctx: click.Context, model: str, **opts) -> None:
         from composer.training.lstm import train_lstm
 
         folder = train_lstm(**{k: v for k, v in opts.items() if v is not None})  # unset: TrainConfig
-    click.echo(f"wrote {folder}; compose with it:", err=True)
-    click.echo(f"  {_generate_command(model, folder)}", err=True)
+    return folder
 
 
 @main.command(

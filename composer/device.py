@@ -1,4 +1,4 @@
-"""Where tensors live: pick CUDA when present (or asked for), CPU otherwise, and the AMP context."""
+"""Where tensors live: CUDA, then Apple's MPS, then CPU (or the one asked for), and the AMP context."""
 
 from __future__ import annotations
 
@@ -8,20 +8,32 @@ import torch
 
 from composer.errors import ComposerError
 
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+def mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` is CUDA when available, else CPU; asking for ``cuda`` without a GPU is an error."""
+    """``auto`` is CUDA when available, else MPS (Apple silicon), else CPU; asking for a device that is
+    not here is an error."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu")
+    if name not in DEVICES:
+        raise ComposerError(f"--device {name}: choose one of {', '.join(DEVICES)}")
     if name == "cuda" and not torch.cuda.is_available():
         raise ComposerError("--device cuda: no CUDA GPU is available here; use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise ComposerError(f"--device {name}: choose auto, cpu or cuda")
+    if name == "mps" and not mps_available():
+        raise ComposerError(
+            "--device mps: Apple's MPS backend is not available here; use --device cpu or auto"
+        )
     return torch.device(name)
 
 
 def autocast(device: torch.device, enabled: bool = True):
-    """bf16 mixed precision on CUDA (no loss scaling needed); a no-op on CPU."""
+    """bf16 mixed precision on CUDA (no loss scaling needed); a no-op on MPS and CPU."""
     if enabled and device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()

@@ -8,6 +8,7 @@ evaluate read) and ``last/``, the latest state with optimizer and RNG, which --r
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -17,13 +18,13 @@ import torch
 
 from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
 from composer.corpora import augment, load_corpus
-from composer.device import autocast, pick_device
+from composer.device import autocast
 from composer.errors import CheckpointError, ComposerError
 from composer.models.attention_lstm import SIZES, AttentionLSTM, LSTMConfig, TrainConfig, nll_per_stream
 from composer.paths import run_dir
 from composer.representations.token_codec import TokenCodec
 from composer.representations.tokens import STREAMS
-from composer.training import loop
+from composer.training import distributed, loop
 from composer.training.data import to_stream, to_windows
 
 DEFAULT_EPOCHS = 30
@@ -127,15 +128,19 @@ def load_lstm(folder, with_train_state: bool = False, device="cpu"):
     return meta, model.to(device), train_state
 
 
-def train_lstm(corpus_source="bach", out=None, resume=False, device="auto", force=False, **options) -> Path:
+def train_lstm(
+    corpus_source="bach", out=None, resume=False, device="auto", force=False, compile=False, **options
+) -> Path:
     """Train (or resume) and return the checkpoint folder. See `composer train --help`.
 
     ``options`` are TrainConfig fields; those not given (or None) keep the shipped recipe's values,
     except that ``epochs`` without ``steps`` trains by epochs. A folder that already holds a checkpoint
     is refused unless ``resume`` or ``force`` is given.
-    Ctrl-C saves the checkpoint, prints one line and exits with status 130.
+    Ctrl-C saves the checkpoint, prints one line and exits with status 130. Under torchrun each
+    process trains on its slice of every global batch (composer.training.distributed).
     """
-    dev = pick_device(device)
+    ranks = distributed.setup(device)
+    dev = ranks.device
     if dev.type == "cpu":  # several threads on a shared CPU spin-wait on each other: 1 is faster there
         torch.set_num_threads(int(os.environ.get("COMPOSER_THREADS", "1")))
     given = {k: v for k, v in options.items() if v is not None}
@@ -145,12 +150,14 @@ def train_lstm(corpus_source="bach", out=None, resume=False, device="auto", forc
     if cfg.size not in SIZES:
         raise ComposerError(f"unknown model size {cfg.size!r}: choose one of {', '.join(SIZES)}")
     out = Path(out) if out else run_dir("lstm", corpus_source)
-    with loop.locked(out):  # a second run into the same folder is refused, naming this one's pid
+    # one lock per run: rank 0 holds it for all the processes of a torchrun
+    with loop.locked(out) if ranks.main else contextlib.nullcontext():
         loop.check_out_folder(out, resume, force)
         loop.seed_everything(cfg.seed)
         resumed = _resume(out, given, dev) if resume else None
         if resumed:
             cfg = resumed[3]
+        distributed.check_batch(cfg.batch_size, ranks)
         data = prepare_data(corpus_source, cfg, TokenCodec.from_meta(resumed[0]) if resumed else None)
         if resumed:
             check_compatible(resumed[0], out / "last", data["corpus"])
@@ -163,7 +170,10 @@ def train_lstm(corpus_source="bach", out=None, resume=False, device="auto", forc
                 optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
                 optimizer_from_tensors(optimizer, optimizer_tensors, state["optimizer"])
                 loop.set_rng_state(tensors)
-        return _Run(model, optimizer, data, cfg, out, dev, state).train()
+        try:
+            return _Run(model, optimizer, data, cfg, out, ranks, state, compile).train()
+        finally:
+            distributed.finish(ranks)
 
 
 def _resume(out: Path, given: dict, dev) -> tuple[dict, AttentionLSTM, dict, TrainConfig]:
@@ -207,16 +217,20 @@ def _schedule(data: dict, cfg: TrainConfig) -> tuple[int, int]:
 class _Run:
     """One training run: the loop, its per-epoch validation, and its two checkpoints (best, last)."""
 
-    def __init__(self, model, optimizer, data: dict, cfg: TrainConfig, out: Path, dev, state: dict | None):
+    def __init__(self, model, optimizer, data, cfg: TrainConfig, out: Path, ranks, state, compile=False):
         self.model, self.optimizer, self.data, self.cfg = model, optimizer, data, cfg
-        self.out, self.dev = out, dev
+        self.out, self.dev, self.ranks = out, ranks.device, ranks
+        # self.model is saved and validated; self.forward (DDP and/or compiled) is what trains
+        self.forward = distributed.wrap_ddp(distributed.compile_model(model, compile), ranks)
         self.epoch_steps, self.total = _schedule(data, cfg)
         self.step = state["step"] if state else 0
         self.history = state["history"] if state else {"train": [], "validation": []}
         self.stopper = loop.EarlyStopping(cfg.patience, **(state["early_stopping"] if state else {}))
         self.stopper.patience = cfg.patience
         self.running = state["running"] if state else []
-        self.progress = loop.Progress(self.total, self.step, desc="train lstm")
+        self.progress = (
+            loop.Progress(self.total, self.step, desc="train lstm") if ranks.main else distributed.Silent()
+        )
 
     def train(self) -> Path:
         """Train up to the total step count or early stop; Ctrl-C saves and exits with status 130."""
@@ -226,6 +240,7 @@ class _Run:
                 f"training lstm on {self.data['corpus'].name}: {len(streams[0][0]):,} events x "
                 f"{len(streams)} transpositions, {self.epoch_steps} steps per epoch, "
                 f"steps {self.step}->{self.total}, {self.dev}"
+                + (f" x {self.ranks.world} processes" if self.ranks.active else "")
             )
             while self.step < self.total and not self.stopper.stop:
                 self.running.append(self.train_step())
@@ -234,33 +249,41 @@ class _Run:
                 epoch_end = self.step % self.epoch_steps == 0 or self.step == self.total
                 if epoch_end:
                     self.validate()
+                flag["stop"] = distributed.any_rank(flag["stop"], self.ranks)
                 if flag["stop"] and not epoch_end:  # at an epoch's end, validate() saved it
                     self.save_last()
                 if flag["stop"]:
                     self.progress.close()
                     loop.stop_interrupted(self.step, self.out)
         self.progress.close()
-        if not (self.out / "meta.json").exists():  # no validation ran (cannot happen unless total is 0)
+        if (
+            self.ranks.main and not (self.out / "meta.json").exists()
+        ):  # no validation ran (cannot happen unless total is 0)
             raise ComposerError(f"no training step ran (total steps {self.total})")
         return self.out
 
     def train_step(self) -> float:
-        """One optimizer step on the batch of the current step; returns its loss per target event."""
-        cfg = self.cfg
+        """One optimizer step on the batch of the current step; returns its loss per target event.
+
+        Under torchrun this rank trains on its slice of the global batch; its summed loss is divided
+        by the global target count times the world size, so DDP's gradient average is the gradient
+        of the global per-event mean, as in one process.
+        """
+        cfg, ranks = self.cfg, self.ranks
         torch.manual_seed(loop.step_seed(cfg.seed, self.step))
-        x, xctx, y, yctx = sample_batch(
-            self.data["streams"], self.step, cfg.seed, cfg.batch_size, cfg.seq_len, self.dev
-        )
+        batch = sample_batch(self.data["streams"], self.step, cfg.seed, cfg.batch_size, cfg.seq_len, self.dev)
+        x, xctx, y, yctx = (distributed.shard(t, ranks) for t in batch)
         self.model.train()
         with autocast(self.dev):
-            logits, _ = self.model(x, xctx[..., 0], y, yctx[..., 0], cond=xctx[..., 1:])
-        n = (y[..., 0] != -100).sum().clamp(min=1)
-        loss = sum(nll_per_stream(logits, y).values()) / n
+            logits, _ = self.forward(x, xctx[..., 0], y, yctx[..., 0], cond=xctx[..., 1:])
+        n = distributed.all_sum((y[..., 0] != -100).sum(), ranks).clamp(min=1)
+        total = sum(nll_per_stream(logits, y).values())
+        loss = total / n * ranks.world
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.optimizer.step()
-        return loss.item()
+        return (distributed.all_sum(total.float(), ranks) / n).item()
 
     def validate(self) -> None:
         """End of an epoch: validation loss, history, the best checkpoint and the loss curve."""
@@ -276,12 +299,15 @@ class _Run:
             f" validation {val:.4f}{' (best)' if best else ''}"
         )
         self.save_last()  # before the best: a kill between the two saves leaves a run --resume continues
-        if best:
+        if best and self.ranks.main:
             save_checkpoint(self.out, self.meta(), self.model.state_dict())
-        loop.write_loss_curve(self.history, self.out)  # every epoch: the curve goes on past the best
+        if self.ranks.main:
+            loop.write_loss_curve(self.history, self.out)  # every epoch: the curve goes on past the best
 
     def save_last(self) -> None:
         """``out/last``: the latest weights with optimizer and RNG state, which --resume continues."""
+        if not self.ranks.main:
+            return
         tensors, info = optimizer_to_tensors(self.optimizer)
         save_checkpoint(
             self.out / "last",

@@ -12,6 +12,8 @@ is refused unless resuming or forced; Ctrl-C saves, prints one line and exits wi
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import time
 from pathlib import Path
@@ -20,12 +22,12 @@ import torch
 
 from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
 from composer.corpora import load_corpus
-from composer.device import autocast, pick_device
+from composer.device import autocast
 from composer.errors import ComposerError
 from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_penalty, sample_latents
 from composer.paths import run_dir
 from composer.representations.pianoroll import RollCodec
-from composer.training import loop
+from composer.training import distributed, loop
 from composer.training.loop import Progress, interruptible, step_seed, write_loss_curve
 from composer.training.musegan_data import batch_indices, to_phrases
 
@@ -59,6 +61,7 @@ def train_musegan(
     sample_every: int = 200,
     save_every: int = 100,
     force: bool = False,
+    compile: bool = False,
 ) -> Path:
     """Train (or resume) a MuseGAN and return its checkpoint folder.
 
@@ -66,12 +69,15 @@ def train_musegan(
     its saved seed, learning rate, batch size and codec, and must be given the corpus it was trained
     on. ``force`` allows training a new model into a folder that holds a checkpoint. Ctrl-C saves,
     prints one line and exits with status 130; a NaN/inf loss stops with a ComposerError and leaves
-    the last good checkpoint in place.
+    the last good checkpoint in place. Under torchrun each process trains on its slice of every
+    global batch and gradients are averaged over processes (see ``train_step``).
     """
-    dev = pick_device(device)
+    ranks = distributed.setup(device)
+    dev = ranks.device
     steps = STEPS if steps is None else steps
     folder = Path(out) if out else run_dir("musegan", corpus_source)
-    with loop.locked(folder):  # a second run into the same folder is refused, naming this one's pid
+    # one lock per run: rank 0 holds it for all the processes of a torchrun
+    with loop.locked(folder) if ranks.main else contextlib.nullcontext():
         loop.check_out_folder(folder, resume, force)
         state = None
         if resume:
@@ -101,17 +107,24 @@ def train_musegan(
                 n_conditions=1,
             )
             meta = _new_meta(cfg, codec, corpus, corpus_source, seed, lr, batch_size)
+        distributed.check_batch(batch_size, ranks)
         rolls, last = to_phrases(codec, corpus.split("train"), cfg.n_bars)
         data = (torch.from_numpy(rolls), torch.from_numpy(last))
         meta["corpus"]["phrases"], meta["corpus"]["last_phrases"] = len(rolls), int(last.sum())
         torch.manual_seed(seed)  # weight init; later draws are step-derived
-        gen, critic = Generator(cfg).to(dev), Critic(cfg).to(dev)
+        gen, critic = distributed.sync_batchnorm(Generator(cfg), ranks).to(dev), Critic(cfg).to(dev)
         opt_g = torch.optim.Adam(gen.parameters(), lr=lr, betas=(0.5, 0.9))
         opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
         if state is not None:
             with loop.restoring(folder):
                 _restore(gen, critic, opt_g, opt_c, model_state, state, meta)
-        _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every)
+        for module in (gen, critic):
+            distributed.broadcast_module(module, ranks)
+        distributed.compile_model(gen, compile)  # the critic's penalty needs a double backward: left eager
+        try:
+            _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every, ranks)
+        finally:
+            distributed.finish(ranks)
         return folder
 
 
@@ -161,21 +174,32 @@ def save_musegan(folder, meta, gen, critic, opt_g, opt_c) -> None:
     save_checkpoint(folder, meta, gen.state_dict(), train_state)
 
 
-def train_step(gen, critic, opt_g, opt_c, data, cfg, batch_size, seed, step, dev) -> dict[str, float]:
+def train_step(
+    gen, critic, opt_g, opt_c, data, cfg, batch_size, seed, step, dev, ranks=None
+) -> dict[str, float]:
     """One generator step after CRITIC_STEPS critic steps. Returns the losses of the last critic step.
+
+    Under torchrun (``ranks``) every rank draws the global batch, latents and mixing weights as one
+    process would and keeps its slice. The penalty is computed per sample on the local slice (its
+    double backward stays inside this process: DistributedDataParallel's hooks do not support
+    ``autograd.grad``), and gradients are then averaged over ranks explicitly. Every term of the
+    critic and generator losses is a mean over samples, so with equal slices the average of the
+    local gradients is exactly the gradient of the global mean, up to float summation order.
 
     ``data`` is (rolls, last): rolls (N, bars, steps, pitches, tracks, channels) bool, last (N,)
     bool. The critic sees each real phrase with its own last-phrase flag, and fakes drawn with the
     same flags; the generator step draws its flags with the same share of endings.
     """
     rolls, last = data
+    ranks = ranks or distributed.Ranks(device=dev)
+    mine = functools.partial(distributed.shard, ranks=ranks)
     g = torch.Generator().manual_seed(step_seed(seed, step))
     for k in range(CRITIC_STEPS):
-        idx = torch.from_numpy(batch_indices(last.numpy(), batch_size, seed, step, k))
+        idx = mine(torch.from_numpy(batch_indices(last.numpy(), batch_size, seed, step, k)))
         real = rolls[idx].to(dev).float() * 2 - 1  # (B, bars, steps, pitches, tracks, ch) in {-1, 1}
         cond = _condition(last[idx], cfg).to(dev)  # (B, n_conditions)
-        z = {key: v.to(dev) for key, v in sample_latents(cfg, batch_size, g).items()}
-        eps = torch.rand(batch_size, generator=g).to(dev)
+        z = {key: mine(v).to(dev) for key, v in sample_latents(cfg, batch_size, g).items()}
+        eps = mine(torch.rand(batch_size, generator=g)).to(dev)
         with autocast(dev):
             with torch.no_grad():
                 fake = gen(**z, condition=cond)
@@ -184,14 +208,16 @@ def train_step(gen, critic, opt_g, opt_c, data, cfg, batch_size, seed, step, dev
             loss_c = -w_dist + GP_WEIGHT * gp
         opt_c.zero_grad(set_to_none=True)
         loss_c.backward()
+        distributed.average_gradients(critic, ranks)
         opt_c.step()
-    z = {key: v.to(dev) for key, v in sample_latents(cfg, batch_size, g).items()}
+    z = {key: mine(v).to(dev) for key, v in sample_latents(cfg, batch_size, g).items()}
     with autocast(dev):
         loss_g = -critic(gen(**z, condition=cond), cond).mean()
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
+    distributed.average_gradients(gen, ranks)
     opt_g.step()
-    return {"critic": loss_c.item(), "generator": loss_g.item(), "gp": gp.item()}
+    return distributed.all_mean({"critic": loss_c.item(), "generator": loss_g.item(), "gp": gp.item()}, ranks)
 
 
 def _condition(last: torch.Tensor, cfg: MuseGANConfig) -> torch.Tensor:
@@ -199,10 +225,14 @@ def _condition(last: torch.Tensor, cfg: MuseGANConfig) -> torch.Tensor:
     return last.float().view(-1, 1)[:, : cfg.n_conditions]
 
 
-def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every) -> None:
-    """Train up to ``steps``, saving every ``save_every`` steps; Ctrl-C saves and exits with status 130."""
+def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every, ranks) -> None:
+    """Train up to ``steps``, saving every ``save_every`` steps (rank 0 only); Ctrl-C saves and exits
+    with status 130."""
     cfg, tr = MuseGANConfig.from_dict(meta["config"]), meta["train"]
-    progress = Progress(steps, initial=meta["step"], desc="musegan")
+    progress = Progress(steps, initial=meta["step"], desc="musegan") if ranks.main else distributed.Silent()
+    save = (
+        functools.partial(save_musegan, folder, meta, gen, critic, opt_g, opt_c) if ranks.main else _nothing
+    )
     gen.train()
     critic.train()
     t0, done = time.perf_counter(), meta["step"]
@@ -213,7 +243,7 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_ever
             while meta["step"] < steps and not flag["stop"]:
                 step = meta["step"] + 1
                 losses = train_step(
-                    gen, critic, opt_g, opt_c, data, cfg, tr["batch_size"], tr["seed"], step, dev
+                    gen, critic, opt_g, opt_c, data, cfg, tr["batch_size"], tr["seed"], step, dev, ranks
                 )
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
                 if bad:
@@ -225,24 +255,29 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_ever
                     meta["history"][k].append(round(losses[k], 5))
                 meta["step"] = step
                 progress.update(step, critic=losses["critic"], gen=losses["generator"], gp=losses["gp"])
-                if sample_every and step % sample_every == 0:
+                flag["stop"] = distributed.any_rank(flag["stop"], ranks)
+                if sample_every and step % sample_every == 0 and ranks.main:
                     write_samples(gen, meta, folder, dev)
                     gen.train()
                 if step % save_every == 0 or step == steps or flag["stop"]:
                     meta["seconds"] = round(meta["seconds"] + time.perf_counter() - t0, 2)
                     t0 = time.perf_counter()
-                    save_musegan(folder, meta, gen, critic, opt_g, opt_c)
+                    save()
                     last_saved = step
     finally:
         progress.close()
-    if meta["step"] > done:
+    if meta["step"] > done and ranks.main:
         write_loss_curve(meta["history"], folder, xlabel="generator step")
     if flag["stop"]:
         if meta["step"] == done:  # stopped before its first step: still leave a resumable checkpoint
-            save_musegan(folder, meta, gen, critic, opt_g, opt_c)
+            save()
         loop.stop_interrupted(meta["step"], folder)
     if meta["step"] > done:
         progress.write(f"musegan: step {meta['step']}, checkpoint in {folder}")
+
+
+def _nothing() -> None:
+    """What ranks other than 0 do instead of saving."""
 
 
 def write_samples(gen, meta, folder, dev, n: int = 2) -> Path:
