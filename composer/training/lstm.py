@@ -150,6 +150,7 @@ def train_lstm(
     if cfg.size not in SIZES:
         raise ComposerError(f"unknown model size {cfg.size!r}: choose one of {', '.join(SIZES)}")
     out = Path(out) if out else run_dir("lstm", corpus_source)
+    distributed.check_batch(cfg.batch_size, ranks)  # before the lock makes the folder (again on resume)
     # one lock per run: rank 0 holds it for all the processes of a torchrun
     with loop.locked(out) if ranks.main else contextlib.nullcontext():
         loop.check_out_folder(out, resume, force)

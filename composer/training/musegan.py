@@ -76,6 +76,7 @@ def train_musegan(
     dev = ranks.device
     steps = STEPS if steps is None else steps
     folder = Path(out) if out else run_dir("musegan", corpus_source)
+    distributed.check_batch(batch_size, ranks)  # before the lock makes the folder (again on resume)
     # one lock per run: rank 0 holds it for all the processes of a torchrun
     with loop.locked(folder) if ranks.main else contextlib.nullcontext():
         loop.check_out_folder(folder, resume, force)
