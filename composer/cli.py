@@ -709,7 +709,13 @@ def _report_live(gen, stats) -> None:
     )
 
 
-@main.command("harmonize")
+@main.command(
+    "harmonize",
+    epilog=_examples(
+        "composer harmonize tune.mid -o chorale.mid",
+        'composer harmonize tune.musicxml --key "G major" -o chorale.musicxml',
+    ),
+)
 @click.argument("melody", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", default="-", help="Output file; - is standard output.")
 @click.option(

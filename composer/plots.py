@@ -5,12 +5,13 @@ matplotlib is imported inside each function so that the CLI starts fast.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 
 import numpy as np
 
-from composer.atomic import atomic_path
+from composer.atomic import write_output
 from composer.music import Score
 
 MAX_COLUMNS = 4000  # image columns: 40 inches at 100 dpi
@@ -137,6 +138,7 @@ def _save(fig, path: str | os.PathLike, tight: bool = True) -> None:
         warnings.simplefilter("ignore")
         if tight:
             fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
     plt.close(fig)
+    write_output(buf.getvalue(), path)  # like every output: atomic for a file, a missing folder an error
