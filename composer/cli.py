@@ -243,6 +243,18 @@ def _for_model(opts: dict, model: str) -> dict:
 API_CHOICES = click.Choice(["auto", "alsa", "jack", "coremidi", "winmm"])
 
 
+def _output_options(f):
+    """-o and --format, for every command that writes a score."""
+    f = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["midi", "musicxml"]),
+        default=None,
+        help="Output format [from the -o extension, else midi].",
+    )(f)
+    return click.option("-o", "--output", default="-", help="Output file; - is standard output.")(f)
+
+
 def _port_options(f):
     """--api, --port, --virtual, --clock, --delay and --no-wait: where and how to play (composer.live)."""
     options = [
@@ -431,14 +443,7 @@ def _train(model: str, opts: dict):
 @click.option("--model", type=click.Choice(MODELS), default="lstm", show_default=True)
 @click.option("--checkpoint", default=None, help=CHECKPOINT_HELP)
 @click.option("--bars", type=click.IntRange(1, 10_000), default=8, show_default=True, help="Bars to compose.")
-@click.option("-o", "--output", default="-", help="Output file; - is standard output.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["midi", "musicxml"]),
-    default=None,
-    help="Output format [from the -o extension, else midi].",
-)
+@_output_options
 @click.option("--bpm", type=BPM, default=None, help="Tempo 4-1000 (default: the corpus's).")
 @click.option("--seed", type=click.IntRange(0, None), default=0, show_default=True)
 @click.option("--temperature", type=Finite(0, 100), default=1.0, show_default=True)
@@ -717,14 +722,7 @@ def _report_live(gen, stats) -> None:
     ),
 )
 @click.argument("melody", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", default="-", help="Output file; - is standard output.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["midi", "musicxml"]),
-    default=None,
-    help="[from -o's extension, else midi]",
-)
+@_output_options
 @click.option(
     "--voice",
     type=click.Choice(["soprano", "alto", "tenor", "bass"]),
