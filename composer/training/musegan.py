@@ -294,5 +294,6 @@ def write_samples(gen, meta, folder, dev, n: int = 2) -> Path:
         roll = gen(**{k: v.to(dev) for k, v in z.items()}, condition=cond.to(dev)).float().cpu().numpy()
     roll = roll.reshape(-1, *roll.shape[2:])  # (n * bars, S, P, T, C): the phrases one after another
     path = Path(folder) / "samples" / f"step-{meta['step']:06d}.png"
+    path.parent.mkdir(exist_ok=True)  # the run's own folder; outputs elsewhere never make folders
     plot_pianoroll(codec.decode(roll), path, title=f"fixed-latent samples, step {meta['step']}")
     return path
