@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -39,9 +40,20 @@ def shipped_data(sub: str) -> Path:
             "composer's shipped models are missing: no source checkout and no composer_data package "
             "(reinstall composer)"
         ) from None
+    except NotADirectoryError:  # Python 3.11 with an editable install beside it: a path hook in the
+        found = _first_location(sub)  # namespace path, which importlib.resources cannot list
     if not isinstance(found, Path):  # composer_data installed twice on sys.path (Python >= 3.12)
-        raise CheckpointError(f"composer's shipped {sub} are installed more than once: {found}")
+        found = _first_location(sub)
     return found
+
+
+def _first_location(sub: str) -> Path:
+    """``sub`` in the first folder of composer_data's namespace path that has it (sys.path order)."""
+    spec = importlib.util.find_spec("composer_data")
+    for entry in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(entry) / sub).is_dir():
+            return Path(entry) / sub
+    raise CheckpointError(f"composer's shipped {sub} are missing (reinstall composer)")
 
 
 def shipped_checkpoint(name: str) -> Path:
