@@ -306,9 +306,9 @@ def to_tonic(key: str) -> int | None:
     return (base + m.group(2).count("#") - m.group(2).count("b") - m.group(2).count("-")) % 12
 
 
-# Krumhansl-Kessler key profiles, tonic first.
-_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+# Krumhansl-Kessler key profiles, tonic first (the one copy: token_codec's key estimate reads them too).
+MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 def estimate_tonic(notes: list[Note]) -> int | None:
@@ -321,7 +321,9 @@ def estimate_tonic(notes: list[Note]) -> int | None:
         return None
     if np.ptp(hist) == 0:  # every pitch class alike: no key fits better than another
         return 0
-    best = max((np.corrcoef(hist, np.roll(p, t))[0, 1], t) for p in (_MAJOR, _MINOR) for t in range(12))
+    best = max(
+        (np.corrcoef(hist, np.roll(p, t))[0, 1], t) for p in (MAJOR_PROFILE, MINOR_PROFILE) for t in range(12)
+    )
     return best[1]
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from composer.chorale_metrics import MAJOR_PROFILE, MINOR_PROFILE
 from composer.errors import ComposerError
 from composer.music import Note, Score, transpose
 from composer.representations.token_rules import SampleState, grammar, voice_leading
@@ -36,10 +37,6 @@ MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _KEY = re.compile(r"^\s*([A-Ga-g])\s*([#b\-s]*)\s*(m|min|minor|maj|major|M)?\s*$")
-
-# Krumhansl-Kessler key profiles, tonic first.
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 def parse_key(text: str) -> tuple[int, str]:
