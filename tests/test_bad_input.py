@@ -5,7 +5,6 @@ Odd but valid files (type 2, running status, velocity-0 note-offs, unclosed note
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import resource
 import shutil
@@ -20,16 +19,9 @@ from composer import load_corpus, midi_io, read_midi, write_midi
 from composer.cli import main
 from composer.errors import MidiError
 from composer.music import Note, Score, Track
+from tests.data.make_fixtures import fixtures
 
 DATA = Path(__file__).resolve().parent / "data"
-
-
-def _fixtures() -> dict[str, bytes]:
-    """tests/data/make_fixtures.py's fixtures(), loaded by path (tests/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("make_fixtures", DATA / "make_fixtures.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.fixtures()
 
 
 BAD = {  # fixture -> words its message must hold
@@ -49,7 +41,7 @@ BAD = {  # fixture -> words its message must hold
 
 
 def test_fixtures_are_what_make_fixtures_writes():
-    for name, data in _fixtures().items():
+    for name, data in fixtures().items():
         assert (DATA / name).read_bytes() == data, f"run python tests/data/make_fixtures.py ({name})"
     assert len((DATA / "hours-long.mid").read_bytes()) == 44
 

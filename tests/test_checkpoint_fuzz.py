@@ -13,7 +13,6 @@ import random
 import shutil
 import signal
 import struct
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +22,7 @@ from safetensors.torch import load_file, save_file
 from composer.checkpoint import load_checkpoint, read_meta, save_checkpoint
 from composer.cli import main
 from composer.errors import CheckpointError
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "lstm"))
-from lstm_helpers import TINY, write_piece  # noqa: E402
+from tests.helpers import TINY, write_piece
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from midi_mutants import KINDS, mutate
 
 from composer import load_corpus, read_midi, write_midi
 from composer.corpora.cache import CacheWarning
 from composer.errors import MidiError
 from composer.midi_io import MAX_NOTES, MAX_STEPS
 from composer.music import Note, Score, Track
+from tests.midi_mutants import KINDS, mutate
 
 DATA = Path(__file__).resolve().parent / "data"
 N_MUTANTS = 400

@@ -16,9 +16,7 @@ from composer.checkpoint import read_meta
 from composer.cli import main
 from composer.errors import ComposerError
 from composer.training import loop
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "lstm"))
-from lstm_helpers import TINY, write_piece  # noqa: E402
+from tests.helpers import TINY, write_piece
 
 ROOT = Path(__file__).resolve().parents[1]
 HOLD = "import sys, time; from composer.training.loop import locked\nwith locked(sys.argv[1]):\n print('held', flush=True); time.sleep(60)"

@@ -18,9 +18,9 @@ import time
 import uuid
 
 import pytest
-from live_receiver import Receiver
 
 from composer.live.ports import PortError, list_ports
+from tests.live.live_receiver import Receiver
 
 JACKD = shutil.which("jackd")
 SERVER_FLAGS = {"async": ["--no-realtime"], "sync": ["--no-realtime", "-S"]}

@@ -15,10 +15,10 @@ import uuid
 import mido
 import numpy as np
 import pytest
-from live_receiver import open_notes
 
 from composer.live.events import from_midifile
 from composer.live.jackmidi import JackOutput
+from tests.live.live_receiver import open_notes
 
 BPM = 240.0
 

@@ -4,10 +4,10 @@ import signal
 import subprocess
 
 import pytest
-from live_receiver import open_notes
 
 from composer.live import PortOptions, play_live
 from composer.music import Note, Score, Track
+from tests.live.live_receiver import open_notes
 
 
 def bars(n_tracks=3):

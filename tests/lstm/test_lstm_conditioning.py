@@ -6,30 +6,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from lstm_helpers import SHIPPED, TINY
 
 from composer.chorale_metrics import chorale_metrics, ending_metrics
 from composer.cli import main
 from composer.generation.lstm import generate_lstm
 from composer.music import transpose
 from composer.representations.token_codec import estimate_key, parse_key
+from tests.helpers import SHIPPED, TINY
 
 
 def run(*args: str):
     return CliRunner().invoke(main, ["generate", *args])
 
 
-def test_key_moves_the_same_sample_exactly(tiny_checkpoint):
+def test_key_moves_the_same_sample_exactly(lstm_checkpoint):
     """Without rules the sampler draws the same events in C whatever the key: D major is C + 2."""
-    c = generate_lstm(tiny_checkpoint, bars=2, seed=4, key="C major", rules=False)
-    d = generate_lstm(tiny_checkpoint, bars=2, seed=4, key="D", rules=False)
+    c = generate_lstm(lstm_checkpoint, bars=2, seed=4, key="C major", rules=False)
+    d = generate_lstm(lstm_checkpoint, bars=2, seed=4, key="D", rules=False)
     assert (c.key, d.key) == ("C major", "D major")
     assert [t.notes for t in d.tracks] == [t.notes for t in transpose(c, 2).tracks]
 
 
 @pytest.mark.parametrize("key", ["E- major", "F# minor", "Am"])
-def test_rules_end_on_the_tonic_in_root_position_with_exact_bars(tiny_checkpoint, key):
-    score = generate_lstm(tiny_checkpoint, bars=3, seed=1, key=key)
+def test_rules_end_on_the_tonic_in_root_position_with_exact_bars(lstm_checkpoint, key):
+    score = generate_lstm(lstm_checkpoint, bars=3, seed=1, key=key)
     tonic = parse_key(key)[0]
     assert score.length == 48 and score.n_bars == 3
     final = sorted((n.pitch for t in score.tracks for n in t.notes if n.start == 32), reverse=True)
@@ -54,10 +54,10 @@ def test_shipped_checkpoint_honours_the_key():
     assert exact >= len(keys) // 2
 
 
-def test_unknown_key_and_conflicting_options_are_one_line_exit_2(tmp_path, midi_folder, tiny_checkpoint):
+def test_unknown_key_and_conflicting_options_are_one_line_exit_2(tmp_path, midi_folder, lstm_checkpoint):
     from composer.training.lstm import train_lstm
 
-    result = run("--checkpoint", str(tiny_checkpoint), "--key", "H major", "-o", str(tmp_path / "x.mid"))
+    result = run("--checkpoint", str(lstm_checkpoint), "--key", "H major", "-o", str(tmp_path / "x.mid"))
     assert result.exit_code == 2 and "unknown key 'H major'" in result.output
     assert len(result.output.strip().splitlines()) == 1
     plain = train_lstm("bach", steps=2, out=tmp_path / "plain", normalize_key=False, bars_left_cap=0, **TINY)

@@ -13,9 +13,9 @@ from composer.baselines import NGram, Unigram, fit_baselines
 from composer.cli import main
 
 
-def test_evaluate_json_shape(tmp_path, tiny_checkpoint):
+def test_evaluate_json_shape(tmp_path, lstm_checkpoint):
     folder = tmp_path / "lstm-x"
-    shutil.copytree(tiny_checkpoint, folder)
+    shutil.copytree(lstm_checkpoint, folder)
     result = CliRunner().invoke(
         main,
         [
@@ -42,7 +42,7 @@ def test_evaluate_json_shape(tmp_path, tiny_checkpoint):
     assert report["baselines"]["ngram"]["order"] in (3, 4, 5)
     assert report["baselines"]["ngram"]["nll"] < report["baselines"]["unigram"]["nll"]
     assert report["baselines"]["lstm_no_attention"]["nll"] is None  # no lstm-x-noattn beside it
-    shutil.copytree(tiny_checkpoint, tmp_path / "lstm-x-noattn")
+    shutil.copytree(lstm_checkpoint, tmp_path / "lstm-x-noattn")
     report = json.loads(CliRunner().invoke(main, ["evaluate", "--checkpoint", str(folder), "--json"]).stdout)
     assert report["baselines"]["lstm_no_attention"]["nll"] == model["nll"]
 

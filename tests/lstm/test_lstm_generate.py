@@ -11,10 +11,10 @@ from pathlib import Path
 import mido
 import pytest
 from click.testing import CliRunner
-from lstm_helpers import write_piece
 
 from composer.cli import main
 from composer.midi_io import read_midi
+from tests.helpers import write_piece
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TICKS_PER_BAR = 480 * 4
@@ -105,13 +105,13 @@ def test_bad_prime_one_line_exit_2(name, tmp_path):
     assert not (tmp_path / "o.mid").exists()
 
 
-def test_missing_and_corrupt_checkpoint_exit_2(tmp_path, tiny_checkpoint):
+def test_missing_and_corrupt_checkpoint_exit_2(tmp_path, lstm_checkpoint):
     import shutil
 
     result = run("--checkpoint", str(tmp_path / "nothing"))
     assert result.exit_code == 2 and "no such checkpoint" in result.output
     bad = tmp_path / "bad"
-    shutil.copytree(tiny_checkpoint, bad)
+    shutil.copytree(lstm_checkpoint, bad)
     weights = next(bad.glob("model-*.safetensors"))
     weights.write_bytes(weights.read_bytes()[:100])
     result = run("--checkpoint", str(bad))

@@ -7,17 +7,17 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from lstm_helpers import TINY
 
 from composer.checkpoint import read_meta
 from composer.cli import main
 from composer.errors import ComposerError
 from composer.training.lstm import train_lstm
+from tests.helpers import TINY
 
 
-def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(tmp_path, tiny_checkpoint):
+def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(tmp_path, lstm_checkpoint):
     out = tmp_path / "ck"
-    shutil.copytree(tiny_checkpoint, out)
+    shutil.copytree(lstm_checkpoint, out)
     before = (out / "meta.json").read_text()
     message = (
         f"{out} already holds a checkpoint; choose another --out DIR, "
@@ -32,9 +32,9 @@ def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(tmp_path
     assert read_meta(out / "last")["step"] == 2 and read_meta(out)["step"] == 2
 
 
-def test_a_folder_with_only_last_is_refused_too(tmp_path, tiny_checkpoint):
+def test_a_folder_with_only_last_is_refused_too(tmp_path, lstm_checkpoint):
     out = tmp_path / "ck"
-    shutil.copytree(tiny_checkpoint / "last", out / "last")
+    shutil.copytree(lstm_checkpoint / "last", out / "last")
     with pytest.raises(ComposerError, match="already holds a checkpoint"):
         train_lstm("bach", steps=2, out=out, **TINY)
     assert json.loads((out / "last" / "meta.json").read_text())["step"] == 12

@@ -8,27 +8,27 @@ import mido
 import pytest
 import torch
 from click.testing import CliRunner
-from lstm_helpers import TINY
 
 from composer.cli import main
 from composer.errors import CheckpointError
 from composer.midi_io import read_midi
 from composer.training.lstm import load_lstm, train_lstm
+from tests.helpers import TINY
 
 TINY_ARGS = ["--size", "tiny", "--batch-size", "4", "--seq-len", "16"]
 
 
-def test_checkpoint_round_trip(tiny_checkpoint):
-    meta, model, _ = load_lstm(tiny_checkpoint)
+def test_checkpoint_round_trip(lstm_checkpoint):
+    meta, model, _ = load_lstm(lstm_checkpoint)
     assert meta["model"] == "lstm" and meta["corpus"]["name"] == "bach"
     assert meta["config"]["attention"] is True and meta["music"]["time_signature"] == [4, 4]
     assert [t["name"] for t in meta["music"]["tracks"]] == ["Soprano", "Alto", "Tenor", "Bass"]
-    assert (tiny_checkpoint / "losses.png").stat().st_size > 0
-    meta2, model2, train_state = load_lstm(tiny_checkpoint / "last", with_train_state=True)
+    assert (lstm_checkpoint / "losses.png").stat().st_size > 0
+    meta2, model2, train_state = load_lstm(lstm_checkpoint / "last", with_train_state=True)
     assert meta2["step"] == 12 and "rng.torch" in train_state
     assert any(k.startswith("state.") for k in train_state)
     json.dumps(meta)  # plain JSON, no pickle anywhere
-    assert not list(tiny_checkpoint.rglob("*.pt")) and not list(tiny_checkpoint.rglob("*.pkl"))
+    assert not list(lstm_checkpoint.rglob("*.pt")) and not list(lstm_checkpoint.rglob("*.pkl"))
 
 
 def test_resume_continues_exactly(tmp_path):
@@ -42,11 +42,11 @@ def test_resume_continues_exactly(tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_resume_with_another_corpus_is_a_clear_error(tmp_path, midi_folder, tiny_checkpoint):
+def test_resume_with_another_corpus_is_a_clear_error(tmp_path, midi_folder, lstm_checkpoint):
     import shutil
 
     out = tmp_path / "ck"
-    shutil.copytree(tiny_checkpoint, out)
+    shutil.copytree(lstm_checkpoint, out)
     with pytest.raises(CheckpointError, match="trained on corpus 'bach'"):
         train_lstm(str(midi_folder), steps=2, out=out, resume=True, **TINY)
     result = CliRunner().invoke(main, ["evaluate", "--checkpoint", str(out), "--corpus", str(midi_folder)])
@@ -100,11 +100,11 @@ def test_train_on_a_midi_folder(tmp_path, midi_folder):
     assert score.n_bars == 3 and mido.MidiFile(midi).length == pytest.approx(3 * 4 * 60 / 100)
 
 
-def test_changed_corpus_is_a_clear_error(tmp_path, tiny_checkpoint):
+def test_changed_corpus_is_a_clear_error(tmp_path, lstm_checkpoint):
     import shutil
 
     out = tmp_path / "ck"
-    shutil.copytree(tiny_checkpoint, out)
+    shutil.copytree(lstm_checkpoint, out)
     meta = json.loads((out / "meta.json").read_text())
     meta["corpus"]["fingerprint"] = "0" * 16
     (out / "meta.json").write_text(json.dumps(meta))

@@ -21,8 +21,8 @@ from composer.representations.pianoroll import to_pianoroll
 
 
 @pytest.mark.parametrize("bars", [8, 3, 13])
-def test_exact_bars_four_named_tracks_no_empty_bar(tiny_checkpoint, tmp_path, bars):
-    score = generate_musegan(tiny_checkpoint, bars=bars, seed=1)
+def test_exact_bars_four_named_tracks_no_empty_bar(musegan_checkpoint, tmp_path, bars):
+    score = generate_musegan(musegan_checkpoint, bars=bars, seed=1)
     path = tmp_path / "out.mid"
     write_midi(score, path)
     back = read_midi(path)
@@ -36,10 +36,10 @@ def test_exact_bars_four_named_tracks_no_empty_bar(tiny_checkpoint, tmp_path, ba
         assert all(a.end <= b.start for a, b in zip(t.notes, t.notes[1:]))
 
 
-def test_seed_reproduces_byte_for_byte(tiny_checkpoint):
+def test_seed_reproduces_byte_for_byte(musegan_checkpoint):
     def midi(seed):
         buf = io.BytesIO()
-        write_midi(generate_musegan(tiny_checkpoint, bars=5, seed=seed), buf)
+        write_midi(generate_musegan(musegan_checkpoint, bars=5, seed=seed), buf)
         return buf.getvalue()
 
     assert midi(7) == midi(7)
@@ -52,41 +52,41 @@ def _rolls(checkpoint, vary: list[str], seed: int = 3):
     return draw_phrases(gen, latent_stream(gen.cfg, seed, set(vary)), 3, last=True)
 
 
-def test_vary_melody_0_changes_only_track_0(tiny_checkpoint):
-    base, varied = _rolls(tiny_checkpoint, []), _rolls(tiny_checkpoint, ["melody:0"])
+def test_vary_melody_0_changes_only_track_0(musegan_checkpoint):
+    base, varied = _rolls(musegan_checkpoint, []), _rolls(musegan_checkpoint, ["melody:0"])
     assert not np.array_equal(base[..., 0, :], varied[..., 0, :])
     assert np.array_equal(base[..., 1:, :], varied[..., 1:, :])
     # decoded without voice-leading rules (which weigh every voice together), the others stay too
-    base = generate_musegan(tiny_checkpoint, bars=6, seed=3, rules=False)
-    varied = generate_musegan(tiny_checkpoint, bars=6, seed=3, vary=["melody:0"], rules=False)
+    base = generate_musegan(musegan_checkpoint, bars=6, seed=3, rules=False)
+    varied = generate_musegan(musegan_checkpoint, bars=6, seed=3, vary=["melody:0"], rules=False)
     for a, b in zip(base.tracks[1:], varied.tracks[1:]):
         assert a.notes == b.notes
 
 
 @pytest.mark.parametrize("latent", ["chords", "style"])
-def test_vary_shared_latents_changes_every_track(tiny_checkpoint, latent):
-    base, varied = _rolls(tiny_checkpoint, []), _rolls(tiny_checkpoint, [latent])
+def test_vary_shared_latents_changes_every_track(musegan_checkpoint, latent):
+    base, varied = _rolls(musegan_checkpoint, []), _rolls(musegan_checkpoint, [latent])
     assert all(not np.array_equal(base[..., t, :], varied[..., t, :]) for t in range(4))
 
 
-def test_programs_and_bad_controls(tiny_checkpoint):
-    score = generate_musegan(tiny_checkpoint, bars=2, programs=[0, 1, 2, 3])
+def test_programs_and_bad_controls(musegan_checkpoint):
+    score = generate_musegan(musegan_checkpoint, bars=2, programs=[0, 1, 2, 3])
     assert [t.program for t in score.tracks] == [0, 1, 2, 3]
     with pytest.raises(ComposerError, match="--vary melody:4"):
-        generate_musegan(tiny_checkpoint, bars=2, vary=["melody:4"])
+        generate_musegan(musegan_checkpoint, bars=2, vary=["melody:4"])
     with pytest.raises(ComposerError, match="--programs"):
-        generate_musegan(tiny_checkpoint, bars=2, programs=[1, 2])
+        generate_musegan(musegan_checkpoint, bars=2, programs=[1, 2])
 
 
-def test_stream_bars_follows_the_contract_and_matches_generate(tiny_checkpoint):
-    bars = list(itertools.islice(stream_bars(tiny_checkpoint, seed=4), 8))
+def test_stream_bars_follows_the_contract_and_matches_generate(musegan_checkpoint):
+    bars = list(itertools.islice(stream_bars(musegan_checkpoint, seed=4), 8))
     for bar in bars:
         assert [t.name for t in bar.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
         assert bar.time_signature == (4, 4) and bar.bpm == 100.0
         assert all(0 <= n.start < 16 for t in bar.tracks for n in t.notes)
         assert bar.n_notes > 0
     # generate() draws the same phrases, the last as an ending; before it, the stream laid end to end.
-    whole = generate_musegan(tiny_checkpoint, bars=8, seed=4, rules=False)
+    whole = generate_musegan(musegan_checkpoint, bars=8, seed=4, rules=False)
     for i, t in enumerate(whole.tracks):
         starts = [(n.start, n.pitch) for n in t.notes if n.start < 64]
         assert starts == [
@@ -95,7 +95,7 @@ def test_stream_bars_follows_the_contract_and_matches_generate(tiny_checkpoint):
 
 
 @pytest.mark.parametrize("bars", [4, 5])
-def test_only_the_last_phrase_is_drawn_as_an_ending(tiny_checkpoint, monkeypatch, bars):
+def test_only_the_last_phrase_is_drawn_as_an_ending(musegan_checkpoint, monkeypatch, bars):
     from composer.generation import musegan
 
     flags, load = [], musegan.load_generator
@@ -109,14 +109,14 @@ def test_only_the_last_phrase_is_drawn_as_an_ending(tiny_checkpoint, monkeypatch
         return gen, meta
 
     monkeypatch.setattr(musegan, "load_generator", spying)
-    score = generate_musegan(tiny_checkpoint, bars=bars, seed=2)
+    score = generate_musegan(musegan_checkpoint, bars=bars, seed=2)
     assert flags == [0.0, 0.0, 1.0] if bars == 5 else flags == [0.0, 1.0]
     assert score.n_bars == bars and score.length == 16 * bars
 
 
-def test_no_blips_and_no_short_holes_in_the_voices(tiny_checkpoint):
+def test_no_blips_and_no_short_holes_in_the_voices(musegan_checkpoint):
     for seed in range(3):
-        score = generate_musegan(tiny_checkpoint, bars=6, seed=seed)
+        score = generate_musegan(musegan_checkpoint, bars=6, seed=seed)
         for t in score.tracks:
             # the codec's rules: notes of at least 2 steps (an eighth), rests inside a voice of at
             # least 4 (a quarter); only a note cut by the end of the piece may be shorter.

@@ -14,8 +14,7 @@ from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_p
 from composer.representations.pianoroll import RollCodec
 from composer.training import musegan as training
 from composer.training.musegan_data import to_phrases
-
-TINY = dict(size="tiny", batch_size=4, sample_every=0, save_every=2)
+from tests.helpers import TINY_MUSEGAN as TINY
 
 
 @pytest.mark.parametrize("n_bars", [2, 4])
@@ -73,10 +72,10 @@ def test_one_wgan_gp_step_gives_finite_losses_and_moves_weights(bach, one_thread
     assert any(not torch.equal(a, b) for a, b in zip(before, gen.parameters()))
 
 
-def test_checkpoint_round_trip(tiny_checkpoint):
+def test_checkpoint_round_trip(musegan_checkpoint):
     from composer.generation.musegan import load_generator
 
-    meta, state, train_state = load_checkpoint(tiny_checkpoint, with_train_state=True)
+    meta, state, train_state = load_checkpoint(musegan_checkpoint, with_train_state=True)
     assert meta["model"] == "musegan" and meta["step"] == 2
     codec = RollCodec.from_dict(meta["codec"])
     assert codec.names == ("Soprano", "Alto", "Tenor", "Bass") and codec.programs == (52,) * 4
@@ -86,9 +85,9 @@ def test_checkpoint_round_trip(tiny_checkpoint):
     assert any(k.startswith("critic.") for k in train_state) and any(
         k.startswith("opt_g.") for k in train_state
     )
-    gen, _ = load_generator(tiny_checkpoint)
+    gen, _ = load_generator(musegan_checkpoint)
     assert all(torch.equal(gen.state_dict()[k], v) for k, v in state.items())
-    assert (tiny_checkpoint / "losses.png").stat().st_size > 0
+    assert (musegan_checkpoint / "losses.png").stat().st_size > 0
 
 
 def test_resume_continues_exactly(tmp_path, one_thread):

@@ -21,8 +21,7 @@ from composer.music import Note, Score, Track
 from composer.representations.pianoroll import RollCodec
 from composer.training import musegan as training
 from composer.training.musegan_data import to_phrases, to_voice_order
-
-TINY = dict(size="tiny", batch_size=4, sample_every=0, save_every=2)
+from tests.helpers import TINY_MUSEGAN as TINY
 
 
 def _line(pitch: int, bars: int = 2) -> list[Note]:
@@ -74,13 +73,13 @@ def test_resume_uses_the_saved_seed_for_the_corpus_split(tmp_path, one_thread):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_resume_with_another_corpus_or_model_is_a_clear_error(tmp_path, tiny_checkpoint, cache_dir):
+def test_resume_with_another_corpus_or_model_is_a_clear_error(tmp_path, musegan_checkpoint, cache_dir):
     folder = tmp_path / "midis"
     folder.mkdir()
     for i in range(3):
         write_midi(Score(tracks=[Track("a", 0, False, _line(60 + i))]), folder / f"p{i}.mid")
     out = tmp_path / "ck"
-    shutil.copytree(tiny_checkpoint, out)
+    shutil.copytree(musegan_checkpoint, out)
     with pytest.raises(CheckpointError, match=r"ck: was trained on corpus 'bach', not '.*midis'"):
         training.train_musegan(str(folder), out=str(out), steps=4, resume=True, **TINY)
     from composer.training.lstm import load_lstm
@@ -89,11 +88,11 @@ def test_resume_with_another_corpus_or_model_is_a_clear_error(tmp_path, tiny_che
         load_lstm(out)
 
 
-def test_changed_corpus_is_refused_on_resume(tmp_path, tiny_checkpoint):
+def test_changed_corpus_is_refused_on_resume(tmp_path, musegan_checkpoint):
     import json
 
     out = tmp_path / "ck"
-    shutil.copytree(tiny_checkpoint, out)
+    shutil.copytree(musegan_checkpoint, out)
     meta = json.loads((out / "meta.json").read_text())
     meta["corpus"]["fingerprint"] = "0" * 16
     (out / "meta.json").write_text(json.dumps(meta))
@@ -102,10 +101,10 @@ def test_changed_corpus_is_refused_on_resume(tmp_path, tiny_checkpoint):
 
 
 def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(
-    tmp_path, tiny_checkpoint, one_thread
+    tmp_path, musegan_checkpoint, one_thread
 ):
     out = tmp_path / "ck"
-    shutil.copytree(tiny_checkpoint, out)
+    shutil.copytree(musegan_checkpoint, out)
     message = (
         f"{out} already holds a checkpoint; choose another --out DIR, "
         "or use --resume to continue it or --force to overwrite it"
@@ -145,12 +144,12 @@ def test_ctrl_c_saves_prints_one_line_and_exits_130(tmp_path, monkeypatch, capsy
 
 
 @pytest.mark.parametrize("bpm", [0, -5, 1000.5])
-def test_bpm_outside_1_to_1000_is_an_error(tiny_checkpoint, bpm):
-    meta = read_meta(tiny_checkpoint)
+def test_bpm_outside_1_to_1000_is_an_error(musegan_checkpoint, bpm):
+    meta = read_meta(musegan_checkpoint)
     with pytest.raises(ComposerError, match=rf"--bpm {bpm}: choose a tempo between 1 and 1000"):
         meta_score(meta, bpm=bpm)
     with pytest.raises(ComposerError, match="--bpm"):
-        generate_musegan(tiny_checkpoint, bars=1, bpm=bpm)
+        generate_musegan(musegan_checkpoint, bars=1, bpm=bpm)
     assert meta_score(meta, bpm=1).bpm == 1.0 and meta_score(meta).bpm == 100.0
 
 

@@ -1,5 +1,4 @@
-"""Helpers shared by the attention-LSTM tests (a module with a unique name, so imports never clash
-with another folder's conftest)."""
+"""Helpers shared by every test folder: the tiny training presets and a small random MIDI piece."""
 
 from __future__ import annotations
 
@@ -9,9 +8,10 @@ from pathlib import Path
 from composer.midi_io import write_midi
 from composer.music import Note, Score, Track
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "checkpoints" / "lstm-bach"
-TINY = {"size": "tiny", "batch_size": 4, "seq_len": 16, "lr": 1e-2}
+TINY = {"size": "tiny", "batch_size": 4, "seq_len": 16, "lr": 1e-2}  # attention LSTM
+TINY_MUSEGAN = dict(size="tiny", batch_size=4, sample_every=0, save_every=2)
 
 
 def write_piece(path: Path, seed: int, n_tracks: int) -> None:
