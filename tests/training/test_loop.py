@@ -18,7 +18,7 @@ from composer.errors import ComposerError
 from composer.training import loop
 from tests.helpers import TINY, write_piece
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HOLD = "import sys, time; from composer.training.loop import locked\nwith locked(sys.argv[1]):\n print('held', flush=True); time.sleep(60)"
 
 

@@ -13,7 +13,7 @@ from composer.corpora import augment, midi_folder, split_indices
 from composer.errors import CorpusError
 from composer.music import Note, Score, Track
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 BAD_FIXTURES = ["not-midi.mid", "truncated.mid", "smpte.mid", "zero-ticks-per-beat.mid", "hours-long.mid"]
 
 
