@@ -1,4 +1,5 @@
-"""Helpers shared by every test folder: the tiny training presets and a small random MIDI piece."""
+"""Helpers shared by every test folder: the tiny training presets, a small random MIDI piece, a line of
+quarter notes."""
 
 from __future__ import annotations
 
@@ -26,3 +27,8 @@ def write_piece(path: Path, seed: int, n_tracks: int) -> None:
             now += d
         tracks.append(Track(name=f"part {t}", program=t * 32, notes=notes))
     write_midi(Score(tracks=tracks), path)
+
+
+def quarter_notes(pitch: int, bars: int = 2) -> list[Note]:
+    """Quarter notes at ``pitch`` through ``bars`` bars of 4/4."""
+    return [Note(s, 4, pitch) for s in range(0, bars * 16, 4)]

@@ -1,4 +1,5 @@
-"""The foundation commands: --help, --version, corpus info, render (CliRunner and subprocess)."""
+"""The command line: --help, --version, corpus info, render (CliRunner and subprocess), every command's
+examples, and train/generate/evaluate --model musegan end to end on a tiny size."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 from click.testing import CliRunner
 
-from composer import __version__, write_midi
+from composer import __version__, read_midi, write_midi
 from composer.cli import main
 from composer.music import Note, Score, Track
 
@@ -100,3 +101,62 @@ def test_render_writes_a_png(tmp_path, bach):
 def test_render_without_png_option_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(main, ["render", str(tmp_path / "x.mid")])
     assert result.exit_code == 2 and "--png" in result.output
+
+
+def _commands(group, path=()):
+    for name, command in sorted(group.commands.items()):
+        yield (*path, name)
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+
+
+def test_every_command_help_ends_with_examples_of_that_command():
+    from click.testing import CliRunner
+
+    from composer.cli import main
+
+    paths = [(), *_commands(main)]
+    assert ("corpus", "info") in paths and ("train",) in paths and ("live",) in paths
+    for path in paths:
+        result = CliRunner().invoke(main, [*path, "--help"])
+        assert result.exit_code == 0, path
+        examples = [line.strip() for line in result.output.split("Examples:\n")[1].splitlines()]
+        assert all(line.startswith("composer ") for line in examples), path
+        assert any(line.startswith(" ".join(("composer", *path))) for line in examples), path
+
+
+def test_train_20_steps_then_generate_and_evaluate(tmp_path, one_thread):
+    out = tmp_path / "run"
+    args = ["train", "--corpus", "bach", "--model", "musegan", "--steps", "20", "--out", str(out)]
+    result = CliRunner().invoke(main, args + ["--size", "tiny", "--batch-size", "8", "--sample-every", "10"])
+    assert result.exit_code == 0, result.output
+    assert (out / "meta.json").exists() and (out / "samples" / "step-000020.png").exists()
+    midi = tmp_path / "out.mid"
+    args = ["generate", "--model", "musegan", "--checkpoint", str(out), "--bars", "3", "-o", str(midi)]
+    result = CliRunner().invoke(main, args + ["--vary", "groove:1", "--programs", "52,53,54,55"])
+    assert result.exit_code == 0, result.output
+    score = read_midi(midi)
+    assert score.n_bars == 3 and [t.program for t in score.tracks] == [52, 53, 54, 55]
+    result = CliRunner().invoke(main, ["evaluate", str(midi), "--reference", "bach", "--nearest", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    keys = {
+        "used_pitch_classes_merged",
+        "used_pitch_classes_per_track",
+        "qualified_note_rate",
+        "pitch_class_entropy",
+        "scale_consistency",
+        "tonal_distance",
+        "empty_bar_rate",
+        "polyphony",
+        "pitch_range",
+    }
+    assert keys <= set(report["samples"]) and keys <= set(report["reference"])
+    assert "max_verbatim_bars" in report["samples"]
+
+
+def test_bad_options_give_one_line(tmp_path):
+    result = CliRunner().invoke(main, ["generate", "--model", "musegan", "--checkpoint", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "no such checkpoint" in result.output
+    result = CliRunner().invoke(main, ["generate", "--model", "musegan", "--programs", "a,b", "-o", "x.mid"])
+    assert result.exit_code == 2 and "--programs" in result.output

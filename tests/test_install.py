@@ -7,7 +7,6 @@ run from an empty temporary folder with no PYTHONPATH, so it can only use what t
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -18,15 +17,6 @@ from pathlib import Path
 import pytest
 
 from composer import read_midi
-from composer.errors import CheckpointError
-from composer.paths import (
-    cache_dir,
-    corpus_source,
-    is_shipped,
-    resolve_checkpoint,
-    run_dir,
-    shipped_checkpoint,
-)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "composer", "checkpoints", "corpora")
@@ -129,63 +119,3 @@ def test_installed_wheel_refuses_to_train_into_its_shipped_checkpoint(venv, tmp_
         f"composer: error: {shipped} is a checkpoint shipped with composer; train into another --out DIR\n"
     )
     assert {f: (shipped / f).read_bytes() for f in _files(shipped)} == before
-
-
-def test_latest_is_the_newest_run_of_that_model(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    for name, model, mtime in (("old", "lstm", 100), ("new", "lstm", 300), ("gan", "musegan", 400)):
-        (tmp_path / "runs" / name).mkdir(parents=True)
-        (tmp_path / "runs" / name / "meta.json").write_text(json.dumps({"model": model}))
-        os.utime(tmp_path / "runs" / name / "meta.json", (mtime, mtime))
-    (tmp_path / "runs" / "junk").mkdir()
-    (tmp_path / "runs" / "junk" / "meta.json").write_text("{not json")
-    assert resolve_checkpoint("latest", "lstm") == Path("runs/new")
-    assert resolve_checkpoint("latest", "musegan") == Path("runs/gan")
-    assert resolve_checkpoint("runs/old", "lstm") == Path("runs/old")
-    assert resolve_checkpoint(None, "lstm") is None
-    (tmp_path / "runs" / "gan" / "meta.json").unlink()
-    with pytest.raises(CheckpointError, match=f"latest: no musegan checkpoint under {tmp_path / 'runs'}"):
-        resolve_checkpoint("latest", "musegan")
-
-
-def test_corpus_names_and_run_folders(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert [corpus_source(s) for s in ("Bach", "BACH", "bach")] == ["bach"] * 3
-    assert run_dir("lstm", "Bach") == Path("runs/lstm-bach")
-    (tmp_path / "My Songs").mkdir()
-    assert run_dir("musegan", tmp_path / "My Songs") == Path("runs/musegan-My Songs")
-    assert run_dir("lstm", ".") == Path(f"runs/lstm-{tmp_path.name}")
-    (tmp_path / "Bach").mkdir()  # a folder of that name is the user's corpus, not the chorales
-    assert corpus_source("Bach") == "Bach"
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="XDG_CACHE_HOME is the Linux user cache")
-def test_cache_dir_is_the_variable_else_the_user_cache_never_the_package(monkeypatch, tmp_path):
-    monkeypatch.setenv("COMPOSER_CACHE_DIR", str(tmp_path / "c"))
-    assert cache_dir() == tmp_path / "c"
-    monkeypatch.delenv("COMPOSER_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_dir() == tmp_path / "xdg" / "composer"
-    assert is_shipped(shipped_checkpoint("lstm-bach") / "last") and not is_shipped(tmp_path / "checkpoints")
-
-
-def _commands(group, path=()):
-    for name, command in sorted(group.commands.items()):
-        yield (*path, name)
-        if hasattr(command, "commands"):
-            yield from _commands(command, (*path, name))
-
-
-def test_every_command_help_ends_with_examples_of_that_command():
-    from click.testing import CliRunner
-
-    from composer.cli import main
-
-    paths = [(), *_commands(main)]
-    assert ("corpus", "info") in paths and ("train",) in paths and ("live",) in paths
-    for path in paths:
-        result = CliRunner().invoke(main, [*path, "--help"])
-        assert result.exit_code == 0, path
-        examples = [line.strip() for line in result.output.split("Examples:\n")[1].splitlines()]
-        assert all(line.startswith("composer ") for line in examples), path
-        assert any(line.startswith(" ".join(("composer", *path))) for line in examples), path

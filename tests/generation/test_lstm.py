@@ -1,4 +1,5 @@
-"""`composer generate --model lstm`: exact bar counts, seeds, priming, stream_bars, errors."""
+"""`composer generate --model lstm`: exact bar counts, seeds, priming, stream_bars, errors, and key and end
+conditioning (--key, --rules) on a tiny and the shipped checkpoint."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import sys
 from pathlib import Path
 
 import mido
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from composer.chorale_metrics import chorale_metrics, ending_metrics
 from composer.cli import main
+from composer.generation.lstm import generate_lstm
 from composer.midi_io import read_midi
-from tests.helpers import write_piece
+from composer.music import transpose
+from composer.representations.token_codec import estimate_key, parse_key
+from tests.helpers import SHIPPED, TINY, write_piece
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TICKS_PER_BAR = 480 * 4
@@ -164,3 +170,84 @@ def test_stream_bars_contract():
     assert sum(b.n_notes for b in bars) >= 16
     again = list(islice(stream_bars(seed=3), 6))
     assert [b.tracks for b in bars] == [b.tracks for b in again]
+
+
+def test_key_moves_the_same_sample_exactly(lstm_checkpoint):
+    """Without rules the sampler draws the same events in C whatever the key: D major is C + 2."""
+    c = generate_lstm(lstm_checkpoint, bars=2, seed=4, key="C major", rules=False)
+    d = generate_lstm(lstm_checkpoint, bars=2, seed=4, key="D", rules=False)
+    assert (c.key, d.key) == ("C major", "D major")
+    assert [t.notes for t in d.tracks] == [t.notes for t in transpose(c, 2).tracks]
+
+
+@pytest.mark.parametrize("key", ["E- major", "F# minor", "Am"])
+def test_rules_end_on_the_tonic_in_root_position_with_exact_bars(lstm_checkpoint, key):
+    score = generate_lstm(lstm_checkpoint, bars=3, seed=1, key=key)
+    tonic = parse_key(key)[0]
+    assert score.length == 48 and score.n_bars == 3
+    final = sorted((n.pitch for t in score.tracks for n in t.notes if n.start == 32), reverse=True)
+    assert len(final) == 4 and final[-1] % 12 == tonic  # four voices, the bass on the tonic
+    assert all(8 <= n.duration <= 16 for t in score.tracks for n in t.notes if n.start == 32)
+    assert max(n.start for t in score.tracks for n in t.notes) == 32  # nothing after the cadence
+    assert ending_metrics(score)["ends_on_tonic_root_position"] == 1.0
+    metrics = chorale_metrics(score)
+    assert metrics["in_satb_range"] == 1.0
+
+
+def test_shipped_checkpoint_honours_the_key():
+    """The key estimated from eight bars is mostly the one asked for, and otherwise a closely related
+    key that the piece visits (dominant, subdominant, relative)."""
+    keys = ["E- major", "G minor", "A major", "F# minor", "C major", "B- major", "D minor", "E major"]
+    exact = 0
+    for seed, key in enumerate(keys):
+        score = generate_lstm(SHIPPED, bars=8, seed=seed, key=key)
+        estimated = estimate_key([n for t in score.tracks for n in t.notes])
+        assert (parse_key(estimated)[0] - parse_key(key)[0]) % 12 in (0, 3, 5, 7, 9), (key, estimated)
+        exact += estimated == score.key
+    assert exact >= len(keys) // 2
+
+
+def test_unknown_key_and_conflicting_options_are_one_line_exit_2(tmp_path, midi_folder, lstm_checkpoint):
+    from composer.training.lstm import train_lstm
+
+    result = run("--checkpoint", str(lstm_checkpoint), "--key", "H major", "-o", str(tmp_path / "x.mid"))
+    assert result.exit_code == 2 and "unknown key 'H major'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    plain = train_lstm("bach", steps=2, out=tmp_path / "plain", normalize_key=False, bars_left_cap=0, **TINY)
+    result = run("--checkpoint", str(plain), "--key", "Am", "-o", str(tmp_path / "x.mid"))
+    assert result.exit_code == 2 and "without key conditioning" in result.output
+    folder = train_lstm(str(midi_folder), steps=2, out=tmp_path / "folder", **TINY)
+    result = run("--checkpoint", str(folder), "--rules", "-o", str(tmp_path / "x.mid"))
+    assert result.exit_code == 2 and "voice-leading rules need a four-voice checkpoint" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    result = run("--model", "musegan", "--key", "Am", "-o", str(tmp_path / "x.mid"))
+    assert result.exit_code == 2 and "--key applies to --model lstm" in result.output
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_no_rules_by_default_without_four_voices(tmp_path, midi_folder):
+    from composer.training.lstm import train_lstm
+
+    folder = train_lstm(str(midi_folder), steps=2, out=tmp_path / "folder", **TINY)
+    score = generate_lstm(folder, bars=2, seed=0)
+    assert score.length == 32 and score.n_bars <= 2
+
+
+def test_attention_heatmap_is_condensed_beyond_the_cap(tmp_path, monkeypatch):
+    from composer.generation import lstm
+
+    monkeypatch.setattr(lstm, "MAX_ATTENTION_CELLS", 8)
+    rows = [np.full(min(i + 1, 5), 1 / min(i + 1, 5)) for i in range(40)]
+    lstm.write_attention_png(rows, 3, str(tmp_path / "a.png"))
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_shipped_checkpoint_is_the_default_recipe():
+    """`composer train --corpus bach --model lstm` with no other options is what was shipped."""
+    import json
+
+    from composer.models.attention_lstm import TrainConfig
+
+    meta = json.loads((SHIPPED / "meta.json").read_text())
+    assert meta["training"] == TrainConfig().to_dict()
+    assert meta["codec"]["normalize_key"] and meta["codec"]["bars_left_cap"] == 8

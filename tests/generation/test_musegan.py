@@ -8,12 +8,14 @@ import itertools
 import numpy as np
 import pytest
 
+from composer.checkpoint import read_meta
 from composer.errors import ComposerError
 from composer.generation.musegan import (
     draw_phrases,
     generate_musegan,
     latent_stream,
     load_generator,
+    meta_score,
     stream_bars,
 )
 from composer.midi_io import read_midi, write_midi
@@ -123,3 +125,13 @@ def test_no_blips_and_no_short_holes_in_the_voices(musegan_checkpoint):
             assert all(n.duration >= 2 for n in t.notes if n.end < score.length)
             gaps = [b.start - a.end for a, b in zip(t.notes, t.notes[1:])]
             assert all(g == 0 or g >= 4 for g in gaps), gaps
+
+
+@pytest.mark.parametrize("bpm", [0, -5, 1000.5])
+def test_bpm_outside_1_to_1000_is_an_error(musegan_checkpoint, bpm):
+    meta = read_meta(musegan_checkpoint)
+    with pytest.raises(ComposerError, match=rf"--bpm {bpm}: choose a tempo between 1 and 1000"):
+        meta_score(meta, bpm=bpm)
+    with pytest.raises(ComposerError, match="--bpm"):
+        generate_musegan(musegan_checkpoint, bars=1, bpm=bpm)
+    assert meta_score(meta, bpm=1).bpm == 1.0 and meta_score(meta).bpm == 100.0

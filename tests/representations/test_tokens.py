@@ -1,11 +1,11 @@
-"""Tokens and piano rolls: literal encodings, exact round trips on chorales and synthetic scores."""
+"""Tokens and the vocabulary: literal encodings, exact round trips on chorales and synthetic scores."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from composer import Vocab, from_pianoroll, from_tokens, to_pianoroll, to_tokens
+from composer import Vocab, from_tokens, to_tokens
 from composer.music import Note, Score, Track
 from composer.representations.tokens import MAX_DURATION, MAX_SHIFT, REST
 
@@ -118,101 +118,3 @@ def test_vocab_on_chorales_is_small_with_low_oov(bach):
 
 
 # Piano rolls
-
-
-def test_pianoroll_literal():
-    s = Score(
-        [Track("a", 0, False, [Note(0, 3, 24), Note(14, 4, 25)]), Track("b", 0, False, [Note(1, 1, 12)])]
-    )
-    roll = to_pianoroll(s, n_pitches=3)
-    assert roll.shape == (2, 16, 3, 2) and roll.dtype == bool
-    expected = np.zeros((32, 3, 2), bool)
-    expected[0:3, 0, 0] = True
-    expected[14:18, 1, 0] = True
-    expected[1, 0, 1] = True  # pitch 12 is below the roll: moved up an octave to 24
-    np.testing.assert_array_equal(roll.reshape(32, 3, 2), expected)
-
-
-def test_pianoroll_shape_for_4_4_chorales(bach):
-    four = [s for s in bach.pieces if s.time_signature == (4, 4)]
-    assert len(four) > 300
-    for s in four[:40]:
-        roll = to_pianoroll(s)
-        assert roll.shape == (s.n_bars, 16, 84, 4)
-        assert roll.sum() > 0
-
-
-def test_held_steps_merge_into_one_note():
-    roll = np.zeros((1, 16, 84, 1), bool)
-    roll[0, 2:10, 36, 0] = True
-    roll[0, 12:13, 36, 0] = True
-    s = from_pianoroll(roll)
-    assert s.tracks[0].notes == [Note(2, 8, 60), Note(12, 1, 60)]
-
-
-def test_random_polyphonic_rolls_round_trip():
-    rng = np.random.default_rng(1)
-    for _ in range(20):
-        roll = rng.random((3, 16, 84, 4)) < 0.2
-        np.testing.assert_array_equal(to_pianoroll(from_pianoroll(roll)), roll)
-
-
-def test_rolls_with_silent_bars_round_trip():
-    roll = np.zeros((4, 16, 84, 2), bool)
-    roll[1, 3:5, 40, 1] = True  # bars 0, 2 and 3 are silent
-    np.testing.assert_array_equal(to_pianoroll(from_pianoroll(roll)), roll)
-    empty = np.zeros((2, 16, 84, 4), bool)
-    np.testing.assert_array_equal(to_pianoroll(from_pianoroll(empty)), empty)
-
-
-def test_roll_in_3_4_round_trips_with_and_without_meta():
-    rng = np.random.default_rng(2)
-    roll = rng.random((2, 12, 84, 4)) < 0.2
-    meta = Score([Track(v, 52) for v in "SATB"], time_signature=(3, 4))
-    np.testing.assert_array_equal(to_pianoroll(from_pianoroll(roll, meta)), roll)
-    assert from_pianoroll(roll).time_signature == (3, 4)
-    np.testing.assert_array_equal(to_pianoroll(from_pianoroll(roll)), roll)
-    with pytest.raises(ValueError):
-        from_pianoroll(roll, Score(time_signature=(4, 4)))
-
-
-def _monophonic(rng, bars=2, tracks=4) -> np.ndarray:
-    roll = np.zeros((bars * 16, 84, tracks), bool)
-    pitch = rng.integers(0, 84, (bars * 16, tracks))
-    sounding = rng.random((bars * 16, tracks)) < 0.7
-    for t, ti in zip(*np.nonzero(sounding)):
-        roll[t, pitch[t, ti], ti] = True
-    return roll.reshape(bars, 16, 84, tracks)
-
-
-def test_random_monophonic_rolls_round_trip_with_monophonic_true():
-    rng = np.random.default_rng(3)
-    for _ in range(20):
-        roll = _monophonic(rng)
-        s = from_pianoroll(roll, monophonic=True)
-        np.testing.assert_array_equal(to_pianoroll(s), roll)
-
-
-def test_monophonic_takes_argmax_per_track_and_threshold_for_floats():
-    scores = np.full((1, 16, 84, 2), -1.0)  # e.g. a tanh output
-    scores[0, :8, 40, 0] = 0.9
-    scores[0, :8, 43, 0] = 0.6  # quieter than 40: dropped when monophonic
-    scores[0, 8:, 43, 0] = 0.2  # below the threshold: a rest
-    scores[0, 4:12, 50, 1] = 0.7
-    scores[0, 4:12, 53, 1] = 0.8
-    mono = from_pianoroll(scores, monophonic=True)
-    assert mono.tracks[0].notes == [Note(0, 8, 64)]
-    assert mono.tracks[1].notes == [Note(4, 8, 77)]
-    poly = from_pianoroll(scores, threshold=0.5)
-    assert poly.tracks[0].notes == [Note(0, 8, 64), Note(0, 8, 67)]
-    mixed = from_pianoroll(scores, monophonic=[False, True], threshold=0.1)
-    assert mixed.tracks[0].notes == [Note(0, 8, 64), Note(0, 16, 67)]
-    assert mixed.tracks[1].notes == [Note(4, 8, 77)]
-
-
-def test_chorale_rolls_round_trip(bach):
-    for s in bach.pieces[:30]:
-        roll = to_pianoroll(s)
-        np.testing.assert_array_equal(to_pianoroll(from_pianoroll(roll, s)), roll)
-        back = from_pianoroll(roll, s, monophonic=True)
-        np.testing.assert_array_equal(to_pianoroll(back), roll)

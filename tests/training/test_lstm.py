@@ -1,16 +1,18 @@
-"""Training the attention LSTM: checkpoint round trip, exact resume, corpus mismatch, the CLI."""
+"""Training the attention LSTM: checkpoint round trip, exact resume, corpus mismatch, --out refusal, the CLI."""
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import mido
 import pytest
 import torch
 from click.testing import CliRunner
 
+from composer.checkpoint import read_meta
 from composer.cli import main
-from composer.errors import CheckpointError
+from composer.errors import CheckpointError, ComposerError
 from composer.midi_io import read_midi
 from composer.training.lstm import load_lstm, train_lstm
 from tests.helpers import TINY
@@ -140,3 +142,28 @@ def test_ctrl_c_saves_a_checkpoint_then_resume_continues(tmp_path):
     assert err.strip().splitlines()[-1] == line and "wrote" not in err
     resumed = train_lstm("bach", steps=step + 2, out=out, resume=True, **TINY)
     assert json.loads((resumed / "last" / "meta.json").read_text())["step"] == step + 2
+
+
+def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(tmp_path, lstm_checkpoint):
+    out = tmp_path / "ck"
+    shutil.copytree(lstm_checkpoint, out)
+    before = (out / "meta.json").read_text()
+    message = (
+        f"{out} already holds a checkpoint; choose another --out DIR, "
+        "or use --resume to continue it or --force to overwrite it"
+    )
+    with pytest.raises(ComposerError) as err:
+        train_lstm("bach", steps=2, out=out, **TINY)
+    assert str(err.value) == message and (out / "meta.json").read_text() == before
+    result = CliRunner().invoke(main, ["train", "--out", str(out), "--steps", "2", "--size", "tiny"])
+    assert result.exit_code == 2 and result.output.strip() == f"composer: error: {message}"
+    train_lstm("bach", steps=2, out=out, force=True, **TINY)
+    assert read_meta(out / "last")["step"] == 2 and read_meta(out)["step"] == 2
+
+
+def test_a_folder_with_only_last_is_refused_too(tmp_path, lstm_checkpoint):
+    out = tmp_path / "ck"
+    shutil.copytree(lstm_checkpoint / "last", out / "last")
+    with pytest.raises(ComposerError, match="already holds a checkpoint"):
+        train_lstm("bach", steps=2, out=out, **TINY)
+    assert json.loads((out / "last" / "meta.json").read_text())["step"] == 12

@@ -1,59 +1,28 @@
-"""MuseGAN modules and WGAN-GP training: shapes, penalty, one step, checkpoints, resume, divergence."""
+"""MuseGAN WGAN-GP training: one step, checkpoints, exact resume and its checks, divergence, --out refusal,
+Ctrl-C, sample images."""
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import signal
 
 import pytest
 import torch
-from torch import nn
+from click.testing import CliRunner
 
 from composer.checkpoint import load_checkpoint, read_meta
-from composer.errors import ComposerError
-from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_penalty, sample_latents
+from composer.cli import main
+from composer.errors import CheckpointError, ComposerError, Interrupted
+from composer.midi_io import write_midi
+from composer.models.musegan import Critic, Generator, MuseGANConfig
+from composer.music import Score, Track
 from composer.representations.pianoroll import RollCodec
 from composer.training import musegan as training
 from composer.training.musegan_data import to_phrases
 from tests.helpers import TINY_MUSEGAN as TINY
-
-
-@pytest.mark.parametrize("n_bars", [2, 4])
-def test_generator_and_critic_shapes(n_bars):
-    cfg = MuseGANConfig(n_bars=n_bars, width=1 / 32, z_dim=8)
-    gen, critic = Generator(cfg), Critic(cfg)
-    z = sample_latents(cfg, 3, torch.Generator().manual_seed(0))
-    assert z["chords"].shape == (3, 8) and z["melody"].shape == (3, 4, 8)
-    out = gen(**z)
-    assert out.shape == (3, n_bars, 16, 84, 4, 1)
-    assert out.abs().max() <= 1
-    assert critic(out).shape == (3,)
-
-
-def test_hold_onset_channels_and_the_last_phrase_condition():
-    cfg = MuseGANConfig(n_pitches=48, width=1 / 32, z_dim=8, n_channels=2, n_conditions=1)
-    gen, critic = Generator(cfg).eval(), Critic(cfg)
-    z = sample_latents(cfg, 2, torch.Generator().manual_seed(0))
-    ending, middle = torch.ones(2, 1), torch.zeros(2, 1)
-    out = gen(**z, condition=ending)
-    assert out.shape == (2, 2, 16, 48, 4, 2)
-    assert not torch.equal(out, gen(**z, condition=middle))  # the flag reaches the output
-    assert not torch.equal(critic(out, ending), critic(out, middle))  # and the critic's score
-    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in critic.modules())
-
-
-def test_gradient_penalty_of_a_linear_critic():
-    # f(x) = sum(w * x) has gradient w everywhere, so the penalty is (||w|| - 1)^2 exactly.
-    class Linear(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = nn.Parameter(torch.full((2, 3), 0.5))  # ||w|| = sqrt(6 * 0.25)
-
-        def forward(self, x):
-            return (x * self.w).flatten(1).sum(1)
-
-    real, fake = torch.randn(5, 2, 3), torch.randn(5, 2, 3)
-    gp = gradient_penalty(Linear(), real, fake, torch.rand(5))
-    assert gp.item() == pytest.approx((math.sqrt(1.5) - 1) ** 2, rel=1e-6)
+from tests.helpers import quarter_notes
 
 
 def test_one_wgan_gp_step_gives_finite_losses_and_moves_weights(bach, one_thread):
@@ -118,3 +87,83 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch, on
 def test_sample_pngs_every_n_steps(tmp_path, one_thread):
     folder = training.train_musegan("bach", out=str(tmp_path / "d"), steps=2, **{**TINY, "sample_every": 1})
     assert sorted(p.name for p in (folder / "samples").iterdir()) == ["step-000001.png", "step-000002.png"]
+
+
+def test_resume_uses_the_saved_seed_for_the_corpus_split(tmp_path, one_thread):
+    straight = training.train_musegan("bach", out=str(tmp_path / "a"), steps=4, seed=3, **TINY)
+    training.train_musegan("bach", out=str(tmp_path / "b"), steps=2, seed=3, **TINY)
+    resumed = training.train_musegan("bach", out=str(tmp_path / "b"), steps=4, seed=0, resume=True, **TINY)
+    ma, sa, _ = load_checkpoint(straight)
+    mb, sb, _ = load_checkpoint(resumed)
+    assert mb["train"]["seed"] == 3 and ma["history"] == mb["history"]
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_resume_with_another_corpus_or_model_is_a_clear_error(tmp_path, musegan_checkpoint, cache_dir):
+    folder = tmp_path / "midis"
+    folder.mkdir()
+    for i in range(3):
+        write_midi(Score(tracks=[Track("a", 0, False, quarter_notes(60 + i))]), folder / f"p{i}.mid")
+    out = tmp_path / "ck"
+    shutil.copytree(musegan_checkpoint, out)
+    with pytest.raises(CheckpointError, match=r"ck: was trained on corpus 'bach', not '.*midis'"):
+        training.train_musegan(str(folder), out=str(out), steps=4, resume=True, **TINY)
+    from composer.training.lstm import load_lstm
+
+    with pytest.raises(CheckpointError, match=r"ck: holds a 'musegan' model, not an lstm"):
+        load_lstm(out)
+
+
+def test_changed_corpus_is_refused_on_resume(tmp_path, musegan_checkpoint):
+    import json
+
+    out = tmp_path / "ck"
+    shutil.copytree(musegan_checkpoint, out)
+    meta = json.loads((out / "meta.json").read_text())
+    meta["corpus"]["fingerprint"] = "0" * 16
+    (out / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="has changed since this checkpoint was trained"):
+        training.train_musegan("bach", out=str(out), steps=4, resume=True, **TINY)
+
+
+def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(
+    tmp_path, musegan_checkpoint, one_thread
+):
+    out = tmp_path / "ck"
+    shutil.copytree(musegan_checkpoint, out)
+    message = (
+        f"{out} already holds a checkpoint; choose another --out DIR, "
+        "or use --resume to continue it or --force to overwrite it"
+    )
+    with pytest.raises(ComposerError) as err:
+        training.train_musegan("bach", out=str(out), steps=1, **TINY)
+    assert str(err.value) == message
+    assert read_meta(out)["step"] == 2  # untouched
+    result = CliRunner().invoke(main, ["train", "--model", "musegan", "--out", str(out), "--size", "tiny"])
+    assert result.exit_code == 2 and result.output.strip() == f"composer: error: {message}"
+    training.train_musegan("bach", out=str(out), steps=1, force=True, **TINY)
+    assert read_meta(out)["step"] == 1 and len(read_meta(out)["history"]["critic"]) == 1
+    assert sorted(p.name.split("-")[0] for p in out.glob("*.safetensors")) == ["model", "optimizer"]
+
+
+def test_ctrl_c_saves_prints_one_line_and_exits_130(tmp_path, monkeypatch, capsys, one_thread):
+    real_step = training.train_step
+
+    def interrupting(*args):
+        if args[8] == 3:  # the step argument: Ctrl-C arrives during step 3
+            os.kill(os.getpid(), signal.SIGINT)
+        return real_step(*args)
+
+    monkeypatch.setattr(training, "train_step", interrupting)
+    out = tmp_path / "c"
+    with pytest.raises(Interrupted) as stop:  # the CLI prints it as one line, exit status 130
+        training.train_musegan("bach", out=str(out), steps=100, **{**TINY, "save_every": 100})
+    assert stop.value.exit_code == 130
+    assert (
+        str(stop.value)
+        == f"interrupted at step 3; checkpoint saved in {out} (continue with --resume --out {out})"
+    )
+    assert read_meta(out)["step"] == 3 and (out / "losses.png").exists()
+    monkeypatch.setattr(training, "train_step", real_step)
+    training.train_musegan("bach", out=str(out), steps=5, resume=True, **TINY)
+    assert read_meta(out)["step"] == 5 and len(read_meta(out)["history"]["gp"]) == 5
