@@ -18,12 +18,13 @@ from dataclasses import replace
 
 import numpy as np
 
-from composer.chorale_metrics import duration_kl, summarize_chorale, to_grid, to_voices
+from composer.chorale_metrics import duration_kl, summarize_chorale
 from composer.corpora import load_corpus
 from composer.errors import CorpusError
 from composer.metrics import to_metrics
 from composer.music import Score, crop
 from composer.representations.pianoroll import to_pianoroll
+from composer.theory import to_grid, to_voices
 from composer.training.musegan_data import METER
 
 KEYS = (
