@@ -29,11 +29,12 @@ import numpy as np
 
 from composer.errors import CheckpointError, ComposerError
 from composer.music import Score, transpose
+from composer.paths import default_checkpoint
 from composer.representations.harmony_grid import HOLD, N_SPECIAL, REST, VOICES, HarmonyGrid
 from composer.representations.token_codec import key_name, parse_key, to_c
 from composer.theory import SATB_RANGES, is_parallel
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "harmonizer-bach"
+DEFAULT_CHECKPOINT = default_checkpoint("harmonizer")
 MAX_BARS = 128  # longest melody harmonized (the longest chorale has 49 bars)
 THIRDS = {"major": (4,), "minor": (3, 4)}  # a minor piece may end on the major third (tierce de Picardie)
 

@@ -20,7 +20,7 @@ import numpy as np
 from composer.errors import CheckpointError, ComposerError
 from composer.generation.guard import OnsetGuard
 from composer.music import Score, Track, crop
-from composer.paths import shipped_checkpoint
+from composer.paths import default_checkpoint
 from composer.representations.token_codec import (
     TokenCodec,
     cut_overlaps,
@@ -36,7 +36,7 @@ from composer.representations.tokens import REST, STREAMS, Vocab
 
 __all__ = ["DEFAULT_CHECKPOINT", "Sampling", "estimate_key", "generate_lstm", "load_model", "stream_bars"]
 
-DEFAULT_CHECKPOINT = shipped_checkpoint("lstm-bach")
+DEFAULT_CHECKPOINT = default_checkpoint("lstm")
 
 
 @dataclass

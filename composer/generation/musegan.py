@@ -29,10 +29,10 @@ from composer.errors import CheckpointError, ComposerError
 from composer.generation.musegan_voicing import choose_pitches
 from composer.models.musegan import LATENTS, Generator, MuseGANConfig
 from composer.music import Score, Track, crop
-from composer.paths import shipped_checkpoint
+from composer.paths import default_checkpoint
 from composer.representations.pianoroll import RollCodec
 
-DEFAULT_CHECKPOINT = shipped_checkpoint("musegan-bach")
+DEFAULT_CHECKPOINT = default_checkpoint("musegan")
 FLOW = 0.7  # rho: how much of a phrase's chords/melody latent carries into the next phrase
 THRESHOLD = 0.0  # tanh output above this sounds
 
