@@ -544,7 +544,7 @@ def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, 
     cadences, ...) of the files against --reference.
     """
     if files:
-        from composer.compare import evaluate_scores, format_report
+        from composer.evaluate.compare import evaluate_scores, format_report
         from composer.midi_io import read_midi
 
         report = evaluate_scores([read_midi(f) for f in files], reference, nearest)
@@ -555,7 +555,7 @@ def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, 
             f"--model {model} has no likelihood to measure; compose files and score them instead: "
             "composer evaluate FILE.mid... --reference bach"
         )
-    from composer.evaluation import evaluate_lstm, format_report
+    from composer.evaluate.likelihood import evaluate_lstm, format_report
 
     opts["checkpoint"] = _checkpoint(opts["checkpoint"], model)
     report = evaluate_lstm(**opts)

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from composer import chorale_metrics as cm
 from composer import theory
+from composer.evaluate import chorale as cm
 from composer.music import Note, Score, Track
 
 

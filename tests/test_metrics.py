@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from composer import metrics
 from composer.cli import main
-from composer.compare import CHORALE_ROWS, KEYS, CopyIndex, evaluate_scores, to_endings, to_excerpts
 from composer.errors import CorpusError
+from composer.evaluate import metrics
+from composer.evaluate.compare import CHORALE_ROWS, KEYS, CopyIndex, evaluate_scores, to_endings, to_excerpts
 from composer.midi_io import write_midi
 from composer.music import Note, Score, Track, crop, transpose
 

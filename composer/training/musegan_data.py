@@ -13,10 +13,9 @@ from composer.errors import CorpusError
 from composer.music import Score
 from composer.representations.pianoroll import RollCodec, to_voice_order
 
-METER = (4, 4)  # the meter --nearest compares in (composer.compare)
 LAST_SHARE = 0.25  # share of each batch drawn from the pieces' last phrases
 
-__all__ = ["LAST_SHARE", "METER", "batch_indices", "to_phrases", "to_voice_order"]
+__all__ = ["LAST_SHARE", "batch_indices", "to_phrases", "to_voice_order"]
 
 
 def to_phrases(codec: RollCodec, pieces: list[Score], n_bars: int) -> tuple[np.ndarray, np.ndarray]:

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from lstm_helpers import SHIPPED, TINY
 
-from composer.chorale_metrics import chorale_metrics, ending_metrics
 from composer.cli import main
+from composer.evaluate.chorale import chorale_metrics, ending_metrics
 from composer.generation.lstm import generate_lstm
 from composer.music import transpose
 from composer.representations.token_codec import estimate_key, parse_key

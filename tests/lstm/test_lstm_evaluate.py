@@ -9,8 +9,8 @@ import shutil
 import numpy as np
 from click.testing import CliRunner
 
-from composer.baselines import NGram, Unigram, fit_baselines
 from composer.cli import main
+from composer.evaluate.baselines import NGram, Unigram, fit_baselines
 
 
 def test_evaluate_json_shape(tmp_path, tiny_checkpoint):

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 
 from composer.checkpoint import load_checkpoint, read_meta
 from composer.cli import main
-from composer.compare import CopyIndex, evaluate_scores
 from composer.errors import CheckpointError, ComposerError, CorpusError, Interrupted
+from composer.evaluate.compare import CopyIndex, evaluate_scores
 from composer.generation.musegan import generate_musegan, meta_score
 from composer.midi_io import read_midi, write_midi
 from composer.music import Note, Score, Track

@@ -2,7 +2,7 @@
 
 The reference is cut into excerpts as long as the samples (their median bar count, 4/4 pieces, no
 silent bar), so that length-dependent metrics (pitch range, entropy) compare like with like; the
-``chorale`` group (composer.chorale_metrics) is measured on the same excerpts by the same code, except
+``chorale`` group (composer.evaluate.chorale) is measured on the same excerpts by the same code, except
 its endings, which come from the last bars of each reference piece, since an excerpt cut anywhere
 does not end like a piece. Used pitch classes are reported per track and with the tracks merged.
 
@@ -18,15 +18,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from composer.chorale_metrics import duration_kl, summarize_chorale
 from composer.corpora import load_corpus
 from composer.errors import CorpusError
-from composer.metrics import to_metrics
+from composer.evaluate.chorale import duration_kl, summarize_chorale
+from composer.evaluate.metrics import to_metrics
 from composer.music import Score, crop
 from composer.representations.pianoroll import to_pianoroll
 from composer.theory import to_grid, to_voices
-from composer.training.musegan_data import METER
 
+METER = (4, 4)  # the meter in which samples and reference are compared
 KEYS = (
     "used_pitch_classes_per_track",
     "used_pitch_classes_merged",
