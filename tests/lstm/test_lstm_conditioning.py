@@ -81,11 +81,11 @@ def test_no_rules_by_default_without_four_voices(tmp_path, midi_folder):
 
 
 def test_attention_heatmap_is_condensed_beyond_the_cap(tmp_path, monkeypatch):
-    from composer.generation import lstm
+    from composer import plots
 
-    monkeypatch.setattr(lstm, "MAX_ATTENTION_CELLS", 8)
+    monkeypatch.setattr(plots, "MAX_ATTENTION_CELLS", 8)
     rows = [np.full(min(i + 1, 5), 1 / min(i + 1, 5)) for i in range(40)]
-    lstm.write_attention_png(rows, 3, str(tmp_path / "a.png"))
+    plots.plot_attention(rows, 3, str(tmp_path / "a.png"))
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
 
 
