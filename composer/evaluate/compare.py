@@ -21,7 +21,7 @@ import numpy as np
 from composer.corpora import load_corpus
 from composer.errors import CorpusError
 from composer.evaluate.chorale import duration_kl, summarize_chorale
-from composer.evaluate.metrics import to_metrics
+from composer.evaluate.metrics import music_metrics
 from composer.music import Score, crop
 from composer.representations.pianoroll import to_pianoroll
 from composer.theory import to_grid, to_voices
@@ -67,7 +67,7 @@ def to_endings(pieces: list[Score], n_bars: int) -> list[Score]:
 
 def summarize(scores: list[Score]) -> dict:
     """Mean of every metric over the scores (NaNs skipped), overall and per track position."""
-    per = [to_metrics(s) for s in scores]
+    per = [music_metrics(s) for s in scores]
     out = {k: _mean([m[k] for m in per]) for k in KEYS}
     names = list(per[0]["tracks"]) if per else []
     keys = ["used_pitch_classes"] + [k for k in KEYS if not k.startswith("used_pitch_classes")]
@@ -290,7 +290,7 @@ CHORALE_ROWS = (
 )
 
 
-def format_report(report: dict) -> str:
+def format_comparison(report: dict) -> str:
     """A table: metric, samples, reference, relative difference; then the chorale group."""
     s, r = report["samples"], report["reference"]
     lines = [f"{'metric':<30}{'samples':>10}{'reference':>11}{'diff':>9}"]

@@ -54,7 +54,7 @@ def evaluate_lstm(
     return report
 
 
-def format_report(report: dict) -> str:
+def format_likelihood(report: dict) -> str:
     """The report as aligned text lines."""
     m, b = report["model"], report["baselines"]
     lines = [
