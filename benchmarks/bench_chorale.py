@@ -5,7 +5,7 @@
 
 Samples come from the library with default options (``generate_lstm(bars=8, seed=i)``,
 ``generate_musegan(bars=8, seed=i)``, i = 0..N-1) and whatever checkpoints the checkout ships. Every
-figure is computed by composer.compare.evaluate_scores, so samples and Bach go through one code path;
+figure is computed by composer.evaluate.compare.evaluate_scores, so samples and Bach go through one code path;
 the Bach side (8-bar windows of the 4/4 chorales, endings from the last 8 bars of each) and the copy
 index (every chorale, all four voices) are built once and shared by the models. Prints markdown: the
 chorale group beside the issue's targets, the five standard metrics per track against Bach (within
@@ -21,8 +21,8 @@ import time
 
 import torch
 
-from composer.compare import CopyIndex, evaluate_scores, reference_summary
 from composer.corpora import load_corpus
+from composer.evaluate.compare import CopyIndex, evaluate_scores, reference_summary
 
 # figure: (label, LSTM target, MuseGAN target); a target is (kind, bound), kind "max", "min" or "rel"
 TARGETS = {

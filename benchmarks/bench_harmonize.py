@@ -8,7 +8,7 @@ chorale's key, to ``harmonize`` (library call, seed = piece index), with the rul
 Figures, each beside Bach's own harmonization of the same melodies:
 
 - fixed voice identical to the input (notes compared exactly: onset, length, pitch);
-- chorale_metrics: parallel fifths/octaves per 100 voice-pair transitions, notes in SATB range;
+- composer.evaluate.chorale: parallel fifths/octaves per 100 voice-pair transitions, notes in SATB range;
 - where the melody ends on the tonic: the final chord a root-position tonic triad (ending_metrics);
 - the soprano a chord tone on the beats where the lower voices form a chord (``chord_tone_rate``);
 - conditional NLL of the alto, tenor and bass given the melody, per note of those voices, beside the
@@ -34,8 +34,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from composer.chorale_metrics import ending_metrics, summarize_chorale, to_tonic
 from composer.corpora import load_corpus
+from composer.evaluate.chorale import ending_metrics, summarize_chorale, to_tonic
 from composer.generation.harmonize import harmonize, load_harmonizer
 from composer.music import Score, crop
 from composer.training.harmonizer import usable

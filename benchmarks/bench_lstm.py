@@ -20,6 +20,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def forward_book(model, x, pos, target, tpos, cond=None):
+    """The book's formulation of the attention LSTM: one target per window, attention over the whole
+    window, heads on the context vector. x (B, T, 4), pos (B, T), target (B, 4), tpos (B,) -> logits
+    (B, V_s) per stream, and attention (B, T)."""
+    import torch
+
+    h = model.encode(x, pos, cond)  # (B, T, H)
+    att = torch.softmax(torch.tanh(model.score(h)).squeeze(-1), dim=-1)  # (B, T)
+    c = (att.unsqueeze(-1) * h).sum(1)  # (B, T, 1) * (B, T, H) -> (B, H)
+    z = torch.cat([c, h[:, -1]], dim=-1) if model.config.attention else h[:, -1]  # (B, 2H)
+    return model.head_logits(model.drop(z), target, tpos), att
+
+
 def throughput(reps: int, threads: int, batch: int = 16, seq_len: int = 128) -> dict:
     """Targets per second of one training step (forward, backward, Adam) for both formulations."""
     import torch
@@ -42,7 +55,7 @@ def throughput(reps: int, threads: int, batch: int = 16, seq_len: int = 128) -> 
                 logits, _ = model(x, xpos, y, ypos, cond=cond)
                 loss = sum(nll_per_stream(logits, y).values()) / (y[..., 0] != -100).sum()
             else:  # predict only the event after each window
-                logits, _ = model.forward_book(x, xpos, y[:, -1], ypos[:, -1], cond=cond)
+                logits, _ = forward_book(model, x, xpos, y[:, -1], ypos[:, -1], cond=cond)
                 loss = sum(nll_per_stream(logits, y[:, -1]).values()) / batch
             opt.zero_grad()
             loss.backward()

@@ -12,7 +12,7 @@ import argparse
 import json
 import time
 
-from composer.compare import evaluate_scores
+from composer.evaluate.compare import evaluate_scores
 from composer.generation.musegan import generate_musegan
 
 TARGETS = (

@@ -544,22 +544,22 @@ def evaluate(files: tuple[str, ...], model: str, as_json: bool, reference: str, 
     cadences, ...) of the files against --reference.
     """
     if files:
-        from composer.compare import evaluate_scores, format_report
+        from composer.evaluate.compare import evaluate_scores, format_comparison
         from composer.midi_io import read_midi
 
         report = evaluate_scores([read_midi(f) for f in files], reference, nearest)
-        click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
+        click.echo(json.dumps(report, indent=1) if as_json else format_comparison(report))
         return
     if model != "lstm":
         raise ComposerError(
             f"--model {model} has no likelihood to measure; compose files and score them instead: "
             "composer evaluate FILE.mid... --reference bach"
         )
-    from composer.evaluation import evaluate_lstm, format_report
+    from composer.evaluate.likelihood import evaluate_lstm, format_likelihood
 
     opts["checkpoint"] = _checkpoint(opts["checkpoint"], model)
     report = evaluate_lstm(**opts)
-    click.echo(json.dumps(report, indent=1) if as_json else format_report(report))
+    click.echo(json.dumps(report, indent=1) if as_json else format_likelihood(report))
 
 
 EXTENSIONS = {".mid": "midi", ".midi": "midi", ".smf": "midi", ".musicxml": "musicxml", ".xml": "musicxml"}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from composer import __version__
 from composer.midi_io import PathOrFile, _write_bytes
 from composer.music import Note, Score, Track
+from composer.version import __version__
 
 VOICES = ("Soprano", "Alto", "Tenor", "Bass")
 ABBREVIATIONS = {"Soprano": "S.", "Alto": "A.", "Tenor": "T.", "Bass": "B."}

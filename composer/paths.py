@@ -23,6 +23,7 @@ CHECKOUT = Path(__file__).resolve().parents[1]  # the repository root when runni
 RUNS = Path("runs")
 LATEST = "latest"
 CORPUS_NAMES = ("bach",)  # built-in corpora; any other --corpus is a folder
+DEFAULT_CHECKPOINTS = {"lstm": "lstm-bach", "musegan": "musegan-bach", "harmonizer": "harmonizer-bach"}
 
 
 def shipped_data(sub: str) -> Path:
@@ -59,6 +60,11 @@ def _first_location(sub: str) -> Path:
 def shipped_checkpoint(name: str) -> Path:
     """The folder of a shipped checkpoint, e.g. ``shipped_checkpoint("lstm-bach")``."""
     return shipped_data("checkpoints") / name
+
+
+def default_checkpoint(model: str) -> Path:
+    """The shipped checkpoint that ``model`` ("lstm", "musegan" or "harmonizer") reads when none is given."""
+    return shipped_checkpoint(DEFAULT_CHECKPOINTS[model])
 
 
 def shipped_corpora() -> Path:

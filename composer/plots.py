@@ -1,4 +1,4 @@
-"""Pictures: piano rolls (one colour per track, bar lines marked) and loss curves, as PNG.
+"""Pictures: piano rolls (one colour per track, bar lines marked), attention heatmaps and loss curves, as PNG.
 
 matplotlib is imported inside each function so that the CLI starts fast.
 """
@@ -12,12 +12,14 @@ import warnings
 import numpy as np
 
 from composer.atomic import write_output
+from composer.errors import ComposerError
 from composer.music import Score
 
 MAX_COLUMNS = 4000  # image columns: 40 inches at 100 dpi
 MAX_BAR_LINES = 1000
 MAX_LABELS = 40
 MAX_LEGEND = 16
+MAX_ATTENTION_CELLS = 1024  # heatmap rows and columns; longer pieces are condensed, not drawn cell by cell
 TRACK_COLOURS = (
     "#d62728",
     "#1f77b4",
@@ -116,6 +118,43 @@ def to_image(score: Score, low: int, high: int, max_columns: int) -> np.ndarray:
 
 def _rgb(colour: str) -> tuple[int, int, int]:
     return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def plot_attention(rows: list[np.ndarray], offset: int, path: str | os.PathLike) -> None:
+    """Heatmap of generated events (rows) against the events they attended to (columns).
+
+    Parameters
+    ----------
+    rows : list of ndarray, each shape=(k,)
+        Per generated event, its attention weights over the last k input events, oldest first.
+    offset : int
+        Input events before the first generated one (the prime's).
+
+    Beyond MAX_ATTENTION_CELLS events a side, blocks of events are averaged into one cell, so memory
+    stays bounded (a dense grid of 300 bars would take about 2 GB).
+    """
+    n = len(rows)
+    if not n:
+        raise ComposerError("no events were generated, so there is no attention to draw")
+    width = offset + n + 1
+    r_bins, c_bins = min(n, MAX_ATTENTION_CELLS), min(width, MAX_ATTENTION_CELLS)
+    grid = np.zeros((r_bins, c_bins))
+    counts = np.zeros((r_bins, c_bins))
+    for i, att in enumerate(rows):
+        stop = offset + i + 1  # the newest key is the input event at this step
+        cols = np.arange(stop - len(att), stop) * c_bins // width
+        r = i * r_bins // n
+        np.add.at(grid[r], cols, att)
+        np.add.at(counts[r], cols, 1)
+    grid = np.where(counts > 0, grid / np.maximum(counts, 1), 0.0)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 7), dpi=100)
+    im = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest", extent=(0, width, n, 0))
+    ax.set_xlabel("attended event (input index)")
+    ax.set_ylabel("generated event")
+    ax.set_title("attention weights" + (" (condensed)" if (r_bins, c_bins) != (n, width) else ""))
+    fig.colorbar(im, ax=ax)
+    _save(fig, path)
 
 
 def plot_losses(history: dict[str, list[float]], path: str | os.PathLike, xlabel: str = "step") -> None:

@@ -75,3 +75,12 @@ def test_render_prints_only_its_one_line(tmp_path, bach):
 
     assert imread(tmp_path / "c.png").shape[:2] == (500, 2050)
     assert np.isclose(imread(tmp_path / "c.png")[0, 0, :3], 1.0).all()
+
+
+def test_attention_heatmap_is_condensed_beyond_the_cap(tmp_path, monkeypatch):
+    from composer import plots
+
+    monkeypatch.setattr(plots, "MAX_ATTENTION_CELLS", 8)
+    rows = [np.full(min(i + 1, 5), 1 / min(i + 1, 5)) for i in range(40)]
+    plots.plot_attention(rows, 3, str(tmp_path / "a.png"))
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"

@@ -72,7 +72,7 @@ def read_chorales(resolution: int, workers: int = 2) -> tuple[list[Score], list[
 
 def _read_one(name: str, resolution: int) -> tuple[Score | None, str]:
     try:
-        return to_score(parse_source(name), name, resolution), ""
+        return from_music21(parse_source(name), name, resolution), ""
     except ValueError as e:
         return None, str(e)
     except Exception as e:  # a corrupt corpus file must not sink the other 370
@@ -95,7 +95,7 @@ def parse_source(name: str):
     return converter.parseFile(path, forceSource=True, storePickle=False)
 
 
-def to_score(stream, name: str, resolution: int) -> Score:
+def from_music21(stream, name: str, resolution: int) -> Score:
     """An SATB Score from a music21 chorale; raises ValueError when four voices cannot be found."""
     parts = list(stream.parts)
     if len(parts) != 4:

@@ -27,13 +27,14 @@ from pathlib import Path
 
 import numpy as np
 
-from composer.chorale_metrics import SATB_RANGES, is_parallel
 from composer.errors import CheckpointError, ComposerError
 from composer.music import Score, transpose
+from composer.paths import default_checkpoint
 from composer.representations.harmony_grid import HOLD, N_SPECIAL, REST, VOICES, HarmonyGrid
 from composer.representations.token_codec import key_name, parse_key, to_c
+from composer.theory import SATB_RANGES, is_parallel
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "harmonizer-bach"
+DEFAULT_CHECKPOINT = default_checkpoint("harmonizer")
 MAX_BARS = 128  # longest melody harmonized (the longest chorale has 49 bars)
 THIRDS = {"major": (4,), "minor": (3, 4)}  # a minor piece may end on the major third (tierce de Picardie)
 
@@ -123,7 +124,7 @@ def to_soprano_range(melody: Score) -> tuple[Score, int]:
 
 def _inputs(grid: HarmonyGrid, melody: Score, mode: str) -> tuple[np.ndarray, tuple[int, int]]:
     """The fixed voice's ids and the context per step, shape=(T, 5), and its span (first onset, end)."""
-    from composer.chorale_metrics import to_grid
+    from composer.theory import to_grid
 
     T = melody.n_steps
     pitch, onset = to_grid(melody.tracks[:1], T)

@@ -20,7 +20,8 @@ import numpy as np
 from composer.errors import CheckpointError, ComposerError
 from composer.generation.guard import OnsetGuard
 from composer.music import Score, Track, crop
-from composer.paths import shipped_checkpoint
+from composer.paths import default_checkpoint
+from composer.plots import plot_attention
 from composer.representations.token_codec import (
     TokenCodec,
     cut_overlaps,
@@ -36,7 +37,7 @@ from composer.representations.tokens import REST, STREAMS, Vocab
 
 __all__ = ["DEFAULT_CHECKPOINT", "Sampling", "estimate_key", "generate_lstm", "load_model", "stream_bars"]
 
-DEFAULT_CHECKPOINT = shipped_checkpoint("lstm-bach")
+DEFAULT_CHECKPOINT = default_checkpoint("lstm")
 
 
 @dataclass
@@ -284,7 +285,7 @@ def generate_lstm(
     if not codec.normalize_key:
         score = replace(score, key=estimate_key([n for t in score.tracks for n in t.notes]))
     if attention_png:
-        write_attention_png(attention, 0 if primed is None else len(primed[0]), attention_png)
+        plot_attention(attention, 0 if primed is None else len(primed[0]), attention_png)
     score = replace(score, length=end)
     if prime_score is not None and not include_prime:
         return crop(score, start, end)
@@ -319,38 +320,3 @@ def _decode_bar(
     rows[:, 0] = np.diff(onsets, prepend=0)
     score = codec.decode(rows, like, shift)
     return replace(score, tracks=[replace(t, notes=cut_overlaps(t.notes)) for t in score.tracks])
-
-
-MAX_ATTENTION_CELLS = 1024  # heatmap rows and columns; longer pieces are condensed, not drawn cell by cell
-
-
-def write_attention_png(rows: list[np.ndarray], offset: int, path: str) -> None:
-    """Heatmap of generated events (rows) against the events they attended to (columns).
-
-    Beyond MAX_ATTENTION_CELLS events a side, blocks of events are averaged into one cell, so memory
-    stays bounded (a dense grid of 300 bars would take about 2 GB).
-    """
-    from composer.plots import _pyplot, _save
-
-    n = len(rows)
-    if not n:
-        raise ComposerError("no events were generated, so there is no attention to draw")
-    width = offset + n + 1
-    r_bins, c_bins = min(n, MAX_ATTENTION_CELLS), min(width, MAX_ATTENTION_CELLS)
-    grid = np.zeros((r_bins, c_bins))
-    counts = np.zeros((r_bins, c_bins))
-    for i, att in enumerate(rows):
-        stop = offset + i + 1  # the newest key is the input event at this step
-        cols = np.arange(stop - len(att), stop) * c_bins // width
-        r = i * r_bins // n
-        np.add.at(grid[r], cols, att)
-        np.add.at(counts[r], cols, 1)
-    grid = np.where(counts > 0, grid / np.maximum(counts, 1), 0.0)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 7), dpi=100)
-    im = ax.imshow(grid, aspect="auto", cmap="viridis", interpolation="nearest", extent=(0, width, n, 0))
-    ax.set_xlabel("attended event (input index)")
-    ax.set_ylabel("generated event")
-    ax.set_title("attention weights" + (" (condensed)" if (r_bins, c_bins) != (n, width) else ""))
-    fig.colorbar(im, ax=ax)
-    _save(fig, path)

@@ -29,10 +29,10 @@ from composer.errors import CheckpointError, ComposerError
 from composer.generation.musegan_voicing import choose_pitches
 from composer.models.musegan import LATENTS, Generator, MuseGANConfig
 from composer.music import Score, Track, crop
-from composer.paths import shipped_checkpoint
+from composer.paths import default_checkpoint
 from composer.representations.pianoroll import RollCodec
 
-DEFAULT_CHECKPOINT = shipped_checkpoint("musegan-bach")
+DEFAULT_CHECKPOINT = default_checkpoint("musegan")
 FLOW = 0.7  # rho: how much of a phrase's chords/melody latent carries into the next phrase
 THRESHOLD = 0.0  # tanh output above this sounds
 
@@ -132,7 +132,7 @@ def meta_score(meta: dict, programs: list[int] | None = None, bpm: float | None 
     )
 
 
-def to_score(roll: np.ndarray, meta: dict, rules: bool = False, base: Score | None = None) -> Score:
+def decode_roll(roll: np.ndarray, meta: dict, rules: bool = False, base: Score | None = None) -> Score:
     """Decode generator output, shape (bars, steps, pitches, tracks, channels), to a Score.
 
     ``rules``: choose pitches for voice leading (see module doc). ``base`` supplies track programs
@@ -175,7 +175,7 @@ def stream_bars(checkpoint=None, seed: int = 0, **controls) -> Iterator[Score]:
     window = [draw_phrases(gen, latents, 1, False), draw_phrases(gen, latents, 1, False)]
     lead = 0  # phrases before the current one in the window: none at first, then one
     while True:
-        score = to_score(np.concatenate(window), meta, controls.get("rules", False), base)
+        score = decode_roll(np.concatenate(window), meta, controls.get("rules", False), base)
         for b in range(cfg.n_bars):
             start = lead * phrase_steps + b * spb
             tracks = [
@@ -213,6 +213,6 @@ def generate_musegan(checkpoint=None, bars: int = 8, seed: int = 0, prime=None, 
     n = -(-bars // cfg.n_bars)
     roll = draw_phrases(gen, latents, n, last=True)[n * cfg.n_bars - bars :]  # (bars, S, P, T, C)
     rules = controls.get("rules")
-    score = to_score(roll, meta, True if rules is None else rules, base)
+    score = decode_roll(roll, meta, True if rules is None else rules, base)
     length = bars * cfg.steps_per_bar
     return replace(crop(score, 0, length), length=length, title=f"musegan seed {seed}")

@@ -4,7 +4,7 @@ The codec fixes where every note starts and ends; this module only picks each no
 the model's ``TOP`` best rows for it. At each onset, the voices that strike a note choose together
 (every combination of their candidates, scored at once with NumPy) the one that maximises the
 model's own scores minus penalties for a parallel fifth or octave with any other voice
-(``chorale_metrics.is_parallel``, the definition the chorale figures count), for leaving the voice's
+(``theory.is_parallel``, the definition the chorale figures count), for leaving the voice's
 SATB range and for crossing a neighbouring voice, plus a bonus for a complete major or minor triad
 on a downbeat and for a final chord that is the tonic triad over the tonic. The model still writes
 the music: with every weight zero this is the plain argmax decoding.
@@ -16,8 +16,8 @@ import itertools
 
 import numpy as np
 
-from composer.chorale_metrics import SATB_RANGES, TRIADS, parallel_mask
 from composer.representations.pianoroll import RollCodec, Segment
+from composer.theory import SATB_RANGES, TRIADS, parallel_mask
 
 TOP = 3  # candidates per note
 PARALLEL = 1.0  # penalty per parallel fifth or octave (scores are mean tanh values in [-1, 1])

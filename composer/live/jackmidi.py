@@ -18,7 +18,7 @@ import collections
 import threading
 import time
 
-from composer.live.ports import DEFAULT_VIRTUAL, DeliveryError, PortError, pick
+from composer.live.portbase import DEFAULT_VIRTUAL, DeliveryError, PortError, pick
 
 LOOKAHEAD = 0.05  # seconds ahead of its time an event is handed to the process callback
 SETTLE_CYCLES = 2  # process cycles after a connection (or the last write) before it is taken as done

@@ -16,10 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from composer.errors import ComposerError
+from composer.live.portbase import DEFAULT_VIRTUAL, PortError, pick
 
 APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
-DEFAULT_VIRTUAL = "composer"
 VANISHED = 3  # exit status of composer.live.watch when the port is gone
 _RTMIDI_API = {
     "alsa": "API_LINUX_ALSA",
@@ -27,14 +26,6 @@ _RTMIDI_API = {
     "coremidi": "API_MACOSX_CORE",
     "winmm": "API_WINDOWS_MM",
 }
-
-
-class PortError(ComposerError):
-    """A MIDI backend or port that cannot be used: unknown name, missing backend, vanished port."""
-
-
-class DeliveryError(PortError):
-    """Messages handed to a port could not be confirmed as delivered (a stalled or vanished server)."""
 
 
 def _rtmidi():
@@ -129,21 +120,6 @@ def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
     finally:
         out.delete()
         inp.delete()
-
-
-def pick(names: list[str], wanted: str, what: str) -> int:
-    """Index of the port whose name contains ``wanted`` (an exact match wins over substrings)."""
-    if wanted in names:
-        return names.index(wanted)
-    hits = [i for i, n in enumerate(names) if wanted.lower() in n.lower()]
-    if len(hits) == 1:
-        return hits[0]
-    listing = ", ".join(repr(n) for n in names) or "none"
-    if hits:
-        raise PortError(
-            f"{what} port {wanted!r} is ambiguous; it matches {', '.join(repr(names[i]) for i in hits)}"
-        )
-    raise PortError(f"no {what} port matches {wanted!r}; available {what} ports: {listing}")
 
 
 def check_virtual() -> None:

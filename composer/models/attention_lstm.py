@@ -12,7 +12,8 @@ joint probability of an event factorizes exactly and the NLL of an event is the 
 ``attention=False`` is the baseline: the heads read h_t alone.
 
 The book's formulation (one target per window, attention over the whole window, heads on the context
-only) is ``forward_book``; it exists to measure how much compute the causal form saves.
+only) is ``forward_book`` in benchmarks/bench_lstm.py, which measures how much compute the causal form
+saves.
 """
 
 from __future__ import annotations
@@ -169,15 +170,6 @@ class AttentionLSTM(nn.Module):
         """
         z, att = self.features(x, pos, window, cond)
         return self.head_logits(z, target, tpos), att
-
-    def forward_book(self, x, pos, target, tpos, cond=None):
-        """The book's formulation: one target per window, attention over the whole window, heads on
-        the context vector. x (B, T, 4), pos (B, T), target (B, 4), tpos (B,) -> logits (B, V_s)."""
-        h = self.encode(x, pos, cond)  # (B, T, H)
-        att = torch.softmax(torch.tanh(self.score(h)).squeeze(-1), dim=-1)  # (B, T)
-        c = (att.unsqueeze(-1) * h).sum(1)  # (B, T, 1) * (B, T, H) -> (B, H)
-        z = torch.cat([c, h[:, -1]], dim=-1) if self.config.attention else h[:, -1]  # (B, 2H)
-        return self.head_logits(self.drop(z), target, tpos), att
 
 
 def nll_per_stream(logits: dict[str, torch.Tensor], target: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -1,6 +1,6 @@
 """HarmonyGrid: a four-voice chorale as per-step arrays for the harmonizer, with the soprano given.
 
-Each voice is read on the step grid (sixteenths at resolution 4) with ``chorale_metrics.to_grid``.
+Each voice is read on the step grid (sixteenths at resolution 4) with ``theory.to_grid``.
 The fixed voice becomes an input: at every step its sounding pitch (or REST) and whether it strikes
 there. Each of the three other voices becomes one target token per step, as in DeepBach:
 
@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from composer.chorale_metrics import to_grid
 from composer.errors import ComposerError
 from composer.music import Note, Score, Track, transpose
 from composer.representations.token_codec import MODES, key_of, to_c
+from composer.theory import to_grid
 
 HOLD, REST = 0, 1
 N_SPECIAL = 2

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 
 from composer.music import Note, Score, Track, transpose
+from composer.theory import to_voices
 
 N_PITCHES = 84
 LOWEST_PITCH = 24
@@ -180,7 +181,7 @@ class RollCodec:
     def fit(cls, pieces: list[Score], n_tracks: int = 4, **settings) -> RollCodec:
         """A codec for ``pieces``: the most common meter and resolution; per voice, the most common
         track name and GM program (a piece is used when it has ``n_tracks`` pitched tracks)."""
-        voiced = [v for v in (to_voice_order(p, n_tracks) for p in pieces) if v is not None]
+        voiced = [v for v in (in_voice_order(p, n_tracks) for p in pieces) if v is not None]
         if not voiced:
             raise ValueError(f"no piece has {n_tracks} pitched tracks")
         meter, res = Counter((p.time_signature, p.resolution) for p in voiced).most_common(1)[0][0]
@@ -207,7 +208,7 @@ class RollCodec:
         meter, resolution or number of voices does not fit."""
         if score.time_signature != self.time_signature or score.resolution != self.resolution:
             return None
-        voiced = to_voice_order(score, self.n_tracks)
+        voiced = in_voice_order(score, self.n_tracks)
         if voiced is None or self.tonic is None:
             return voiced
         bass = max(voiced.tracks[-1].notes, key=lambda n: (n.start, -n.pitch))
@@ -330,13 +331,11 @@ class RollCodec:
         return Score(tracks, self.resolution, self.bpm, self.time_signature, key, length=length)
 
 
-def to_voice_order(score: Score, n_tracks: int) -> Score | None:
-    """The score's ``n_tracks`` highest pitched tracks, highest mean pitch first; None if too few."""
-    pitched = [t for t in score.tracks if not t.is_drum and t.notes]
-    if len(pitched) < n_tracks:
-        return None
-    pitched.sort(key=lambda t: -float(np.mean([n.pitch for n in t.notes])))
-    return replace(score, tracks=pitched[:n_tracks])
+def in_voice_order(score: Score, n_tracks: int) -> Score | None:
+    """The score with its ``n_tracks`` highest pitched tracks (theory.to_voices: highest mean pitch
+    first) and no others; None if it has fewer."""
+    voices = to_voices(score, n_tracks)
+    return replace(score, tracks=voices) if len(voices) == n_tracks else None
 
 
 def _pitch_name(pc: int) -> str:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from composer.chorale_metrics import MAJOR_PROFILE, MINOR_PROFILE
 from composer.errors import ComposerError
 from composer.music import Note, Score, transpose
 from composer.representations.token_rules import SampleState, grammar, voice_leading
@@ -30,6 +29,7 @@ from composer.representations.tokens import (
     from_tokens,
     to_tokens,
 )
+from composer.theory import MAJOR_PROFILE, MINOR_PROFILE
 
 MODES = ("major", "minor")
 CONTEXT = ("position", "mode", "bars_left")  # columns of the per-event conditioning array

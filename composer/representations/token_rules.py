@@ -127,7 +127,7 @@ def _track_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
 
 
 def _pitch_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
-    from composer.chorale_metrics import SATB_RANGES, is_parallel
+    from composer.theory import SATB_RANGES, is_parallel
 
     track = state.chosen.get("track", 0)
     real = values + state.shift  # pitches in the output key

@@ -26,6 +26,7 @@ from composer.representations.token_codec import TokenCodec
 from composer.representations.tokens import STREAMS
 from composer.training import distributed, loop
 from composer.training.data import to_stream, to_windows
+from composer.training.scoring import score_events
 
 DEFAULT_EPOCHS = 30
 
@@ -288,8 +289,6 @@ class _Run:
 
     def validate(self) -> None:
         """End of an epoch: validation loss, history, the best checkpoint and the loss curve."""
-        from composer.evaluation import score_events
-
         val = score_events(self.model, self.data["validation"], self.dev)
         self.history["train"].append(float(np.mean(self.running)))
         self.history["validation"].append(val)

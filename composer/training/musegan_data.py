@@ -1,7 +1,7 @@
 """MuseGAN training data: phrases cut by the RollCodec, and seed-derived batches that oversample
 each piece's last phrase (so the last-phrase condition sees enough endings).
 
-Tracks of a MIDI folder map to model tracks by voice order (``to_voice_order``: highest mean pitch
+Tracks of a MIDI folder map to model tracks by voice order (``in_voice_order``: highest mean pitch
 first), like Soprano, Alto, Tenor, Bass; only pieces in the codec's meter are used.
 """
 
@@ -11,12 +11,11 @@ import numpy as np
 
 from composer.errors import CorpusError
 from composer.music import Score
-from composer.representations.pianoroll import RollCodec, to_voice_order
+from composer.representations.pianoroll import RollCodec
 
-METER = (4, 4)  # the meter --nearest compares in (composer.compare)
 LAST_SHARE = 0.25  # share of each batch drawn from the pieces' last phrases
 
-__all__ = ["LAST_SHARE", "METER", "batch_indices", "to_phrases", "to_voice_order"]
+__all__ = ["LAST_SHARE", "batch_indices", "to_phrases"]
 
 
 def to_phrases(codec: RollCodec, pieces: list[Score], n_bars: int) -> tuple[np.ndarray, np.ndarray]:

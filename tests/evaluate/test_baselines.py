@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from composer.baselines import NGram, Unigram, fit_baselines
+from composer.evaluate.baselines import NGram, Unigram, fit_baselines
 
 
 def test_ngram_probabilities_sum_to_one():

@@ -1,4 +1,5 @@
-"""Chorale metrics on literal tiny scores whose answers are worked out by hand."""
+"""Chorale metrics and the shared four-part theory (composer.theory) on literal tiny scores whose
+answers are worked out by hand."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from composer import chorale_metrics as cm
+from composer import theory
+from composer.evaluate import chorale as cm
 from composer.music import Note, Score, Track
 
 
@@ -18,7 +20,7 @@ def voices(*lines, key=None, length=0) -> Score:
 
 
 def test_satb_ranges_are_the_issue_ranges():
-    assert cm.SATB_RANGES == ((60, 79), (55, 74), (48, 67), (40, 60))
+    assert theory.SATB_RANGES == ((60, 79), (55, 74), (48, 67), (40, 60))
 
 
 @pytest.mark.parametrize(
@@ -39,7 +41,7 @@ def test_satb_ranges_are_the_issue_ranges():
     ],
 )
 def test_is_parallel(prev, cur, expected):
-    assert cm.is_parallel(prev, cur) is expected
+    assert theory.is_parallel(prev, cur) is expected
 
 
 def test_one_parallel_fifth():
@@ -69,12 +71,12 @@ def test_transition_needs_both_voices_sounding():
 
 def test_to_voices_orders_by_mean_pitch_and_keeps_four():
     score = voices([(0, 4, 40)], [(0, 4, 72)], [(0, 4, 55)], [(0, 4, 64)], [(0, 4, 30)], [])
-    assert [t.name for t in cm.to_voices(score)] == ["v1", "v3", "v2", "v0"]
+    assert [t.name for t in theory.to_voices(score)] == ["v1", "v3", "v2", "v0"]
 
 
 def test_to_grid_latest_note_wins():
     score = voices([(0, 8, 60), (2, 2, 64)])
-    pitch, onset = cm.to_grid(cm.to_voices(score), 10)
+    pitch, onset = theory.to_grid(theory.to_voices(score), 10)
     assert pitch.tolist() == [[60, 60, 64, 64, 60, 60, 60, 60, -1, -1]]
     assert onset.tolist() == [[True, False, True] + [False] * 7]
 
@@ -210,7 +212,7 @@ def test_a_long_score_is_measured_bar_by_bar():
 def test_parallel_mask_over_candidates():
     # the lower voice moves C4 -> D4 under G4: which upper candidates C4..G5 make parallels?
     candidates = np.arange(60, 80)
-    mask = cm.parallel_mask(60, 67, 62, candidates)
+    mask = theory.parallel_mask(60, 67, 62, candidates)
     assert mask.shape == (20,) and candidates[mask].tolist() == [69]
-    octaves = cm.parallel_mask(48, 60, 50, candidates)  # C3-C4, the lower voice to D3
+    octaves = theory.parallel_mask(48, 60, 50, candidates)  # C3-C4, the lower voice to D3
     assert candidates[octaves].tolist() == [62, 74]

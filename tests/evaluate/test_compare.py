@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from composer.cli import main
-from composer.compare import CHORALE_ROWS, KEYS, CopyIndex, evaluate_scores, to_endings, to_excerpts
+from composer.evaluate.compare import CHORALE_ROWS, KEYS, CopyIndex, evaluate_scores, to_endings, to_excerpts
 from composer.errors import CorpusError
 from composer.midi_io import write_midi
 from composer.music import Note, Score, Track, crop, transpose

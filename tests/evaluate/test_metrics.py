@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from composer import metrics
+from composer.evaluate import metrics
 from composer.music import Note, Score, Track
 
 
@@ -54,8 +54,8 @@ def test_tonal_distance_c_against_g():
     assert metrics.tonal_distance(Score([c, g, c_low])) == pytest.approx(2 * d / 3)  # mean of 3 pairs
 
 
-def test_to_metrics_keys_per_track(two_bars):
-    m = metrics.to_metrics(two_bars)
+def test_music_metrics_keys_per_track(two_bars):
+    m = metrics.music_metrics(two_bars)
     assert set(m["tracks"]) == {"upper", "lower"}
     assert m["tracks"]["lower"]["empty_bar_rate"] == 0.5
     assert m["used_pitch_classes_merged"] == 2.0  # {C, E, G} then {D}

@@ -11,8 +11,8 @@ import torch
 from click.testing import CliRunner
 
 from composer.checkpoint import save_checkpoint
-from composer.chorale_metrics import chorale_metrics, ending_metrics
 from composer.cli import main
+from composer.evaluate.chorale import chorale_metrics, ending_metrics
 from composer.generation.harmonize import MAX_BARS, harmonize, load_harmonizer
 from composer.generation.harmonizer_runtime import HarmonizerRuntime
 from composer.generation.melody import read_melody, to_top_line

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from composer.models.attention_lstm import AttentionLSTM, LSTMConfig, nll_per_stream
 
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 SIZES = {"shift": 12, "pitch": 49, "duration": 22, "track": 6}
 
 
@@ -46,9 +50,19 @@ def test_shapes(attention):
         assert (att.triu(1) == 0).all()  # nothing attends to the future
     else:
         assert att is None
-    book, weights = m.forward_book(x, pos, x[:, -1], pos[:, -1])
+
+
+@pytest.mark.parametrize("attention", [True, False])
+def test_book_formulation_of_the_benchmark(attention):
+    """benchmarks/bench_lstm.py's forward_book (the book's one target per window) on the same model."""
+    spec = importlib.util.spec_from_file_location("bench_lstm", BENCHMARKS / "bench_lstm.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    x, pos = batch()
+    book, weights = bench.forward_book(make(attention), x, pos, x[:, -1], pos[:, -1])
     assert {s: tuple(v.shape) for s, v in book.items()} == {s: (2, n) for s, n in SIZES.items()}
     assert weights.shape == (2, 10)
+    assert torch.allclose(weights.sum(-1), torch.ones(2))
 
 
 def test_causal_future_tokens_change_nothing_before():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from composer.compare import CopyIndex
+from composer.evaluate.compare import CopyIndex
 from composer.errors import CorpusError
 from composer.midi_io import read_midi, write_midi
 from composer.music import Score, Track
-from composer.representations.pianoroll import RollCodec
-from composer.training.musegan_data import to_phrases, to_voice_order
+from composer.representations.pianoroll import RollCodec, in_voice_order
+from composer.training.musegan_data import to_phrases
 from tests.helpers import quarter_notes
 
 
@@ -33,8 +33,8 @@ def test_a_four_track_file_with_drums_keeps_drums_out_of_the_voices(drum_file):
     assert len(score.tracks) == 4 and [t.is_drum for t in score.tracks] == [False, True, False, False]
     with pytest.raises(CorpusError, match="with 4 pitched tracks in this corpus"):
         to_phrases(RollCodec(), [score], 2)  # three pitched tracks: not usable as four voices
-    assert to_voice_order(score, 4) is None
-    voiced = to_voice_order(score, 3)
+    assert in_voice_order(score, 4) is None
+    voiced = in_voice_order(score, 3)
     assert [t.name for t in voiced.tracks] == ["soprano", "alto", "bass"]
     codec = RollCodec.fit([score], n_tracks=3)
     assert codec.names == ("soprano", "alto", "bass") and codec.programs == (73, 71, 32)

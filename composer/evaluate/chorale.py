@@ -1,8 +1,7 @@
 """What a musician checks in a four-part chorale: pure functions f(score) -> number, no I/O.
 
-Voices are the score's pitched tracks in SATB order: highest mean pitch first (``to_voices``). Each
-voice is read as one line on the step grid (``to_grid``): at every step it sounds the pitch of the
-note that started most recently (the higher one when two start together), or nothing.
+Voices, the step grid, parallels, SATB ranges and triads are those of composer.theory, the one
+definition the samplers share.
 
 Terms used by the docstrings below:
 
@@ -25,61 +24,17 @@ from collections import Counter
 import numpy as np
 
 from composer.music import Note, Score, Track
+from composer.theory import (
+    MAJOR_PROFILE,
+    MINOR_PROFILE,
+    SATB_RANGES,
+    TRIADS,
+    parallel_mask,
+    to_grid,
+    to_voices,
+)
 
-SATB_RANGES = ((60, 79), (55, 74), (48, 67), (40, 60))  # S C4-G5, A G3-D5, T C3-G4, B E2-C4 (inclusive)
-PERFECT = (0, 7)  # interval classes of unisons/octaves and fifths (compound intervals included)
 MAX_DURATION = 16  # histogram bins: 1..16 sixteenths, then one bin for anything longer
-TRIADS = (frozenset({0, 4, 7}), frozenset({0, 3, 7}))  # major, minor; as pitch classes above the root
-
-
-def to_voices(score: Score, n_voices: int = 4) -> list[Track]:
-    """The ``n_voices`` highest pitched (non-drum, non-empty) tracks, highest mean pitch first."""
-    pitched = [t for t in score.tracks if not t.is_drum and t.notes]
-    pitched.sort(key=lambda t: -float(np.mean([n.pitch for n in t.notes])))
-    return pitched[:n_voices]
-
-
-def to_grid(voices: list[Track], n_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each voice as one line on the step grid.
-
-    Returns
-    -------
-    pitch : ndarray, shape=(voices, n_steps), dtype=int16
-        Sounding pitch, -1 where the voice is silent.
-    onset : ndarray, shape=(voices, n_steps), dtype=bool
-        Where the voice starts a note.
-    """
-    pitch = np.full((len(voices), n_steps), -1, np.int16)
-    onset = np.zeros((len(voices), n_steps), bool)
-    for v, track in enumerate(voices):
-        for n in sorted(track.notes, key=lambda n: (n.start, n.pitch)):  # later (then higher) wins
-            pitch[v, n.start : n.end] = n.pitch
-            onset[v, n.start] = True
-    return pitch, onset
-
-
-def is_parallel(prev: tuple[int, int], cur: tuple[int, int]) -> bool:
-    """Whether two voices moving from ``prev`` = (lower, upper) to ``cur`` = (lower, upper) make
-    parallel (consecutive) perfect fifths or octaves.
-
-    True when the interval between the voices (absolute, so crossed voices count too) is a perfect
-    fifth both times, or an octave/unison both times, compound intervals included (a 12th counts as a
-    5th, a 15th or unison as an 8ve), and both voices move in the same direction to new pitch classes.
-    Contrary or oblique motion between perfect intervals (antiparallels, a held voice) is not counted,
-    nor a voice pair that only leaps by octaves; a diminished fifth to a perfect fifth is not counted.
-    """
-    return bool(parallel_mask(*prev, *cur))
-
-
-def parallel_mask(lo0, up0, lo1, up1) -> np.ndarray:
-    """is_parallel over arrays (any shapes that broadcast): the lower and upper voices' pitches
-    before (``lo0``, ``up0``) and after (``lo1``, ``up1``); e.g. every candidate pitch of one voice
-    against the voices already placed. Returns a bool ndarray of the broadcast shape."""
-    lo0, up0, lo1, up1 = (np.asarray(x, np.int32) for x in (lo0, up0, lo1, up1))
-    i0, i1 = np.abs(up0 - lo0) % 12, np.abs(up1 - lo1) % 12
-    perfect = (i0 == i1) & np.isin(i0, PERFECT)
-    same_way = np.sign(lo1 - lo0) * np.sign(up1 - up0) > 0
-    return perfect & same_way & ((lo1 - lo0) % 12 != 0)
 
 
 def _transitions(pitch: np.ndarray, onset: np.ndarray) -> tuple[int, int]:
@@ -304,11 +259,6 @@ def to_tonic(key: str) -> int | None:
         return None
     base = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}[m.group(1).lower()]
     return (base + m.group(2).count("#") - m.group(2).count("b") - m.group(2).count("-")) % 12
-
-
-# Krumhansl-Kessler key profiles, tonic first (the one copy: token_codec's key estimate reads them too).
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 def estimate_tonic(notes: list[Note]) -> int | None:

@@ -33,7 +33,7 @@ TONAL_MATRIX = np.array(
 
 def to_full_roll(score: Score) -> np.ndarray:
     """The score's full-range roll, which the roll-based metrics take as ``roll`` so that one score's
-    roll is computed once (to_metrics does this).
+    roll is computed once (music_metrics does this).
 
     Returns ndarray, shape=(bars, steps_per_bar, 128, tracks), dtype=bool
     """
@@ -166,7 +166,7 @@ PER_TRACK = {
 USES_ROLL = (empty_bar_rate, used_pitch_classes, polyphony)  # these take to_full_roll(score) as ``roll``
 
 
-def to_metrics(score: Score) -> dict:
+def music_metrics(score: Score) -> dict:
     """Every metric of one score: {name: overall value, ..., "tracks": {track name: {name: value}}}.
 
     Overall values measure the tracks merged, except ``tonal_distance`` (the mean over track pairs;

@@ -2,7 +2,7 @@
 
 The reference is cut into excerpts as long as the samples (their median bar count, 4/4 pieces, no
 silent bar), so that length-dependent metrics (pitch range, entropy) compare like with like; the
-``chorale`` group (composer.chorale_metrics) is measured on the same excerpts by the same code, except
+``chorale`` group (composer.evaluate.chorale) is measured on the same excerpts by the same code, except
 its endings, which come from the last bars of each reference piece, since an excerpt cut anywhere
 does not end like a piece. Used pitch classes are reported per track and with the tracks merged.
 
@@ -18,14 +18,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from composer.chorale_metrics import duration_kl, summarize_chorale, to_grid, to_voices
 from composer.corpora import load_corpus
 from composer.errors import CorpusError
-from composer.metrics import to_metrics
+from composer.evaluate.chorale import duration_kl, summarize_chorale
+from composer.evaluate.metrics import music_metrics
 from composer.music import Score, crop
 from composer.representations.pianoroll import to_pianoroll
-from composer.training.musegan_data import METER
+from composer.theory import to_grid, to_voices
 
+METER = (4, 4)  # the meter in which samples and reference are compared
 KEYS = (
     "used_pitch_classes_per_track",
     "used_pitch_classes_merged",
@@ -66,7 +67,7 @@ def to_endings(pieces: list[Score], n_bars: int) -> list[Score]:
 
 def summarize(scores: list[Score]) -> dict:
     """Mean of every metric over the scores (NaNs skipped), overall and per track position."""
-    per = [to_metrics(s) for s in scores]
+    per = [music_metrics(s) for s in scores]
     out = {k: _mean([m[k] for m in per]) for k in KEYS}
     names = list(per[0]["tracks"]) if per else []
     keys = ["used_pitch_classes"] + [k for k in KEYS if not k.startswith("used_pitch_classes")]
@@ -289,7 +290,7 @@ CHORALE_ROWS = (
 )
 
 
-def format_report(report: dict) -> str:
+def format_comparison(report: dict) -> str:
     """A table: metric, samples, reference, relative difference; then the chorale group."""
     s, r = report["samples"], report["reference"]
     lines = [f"{'metric':<30}{'samples':>10}{'reference':>11}{'diff':>9}"]
