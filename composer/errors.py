@@ -43,6 +43,28 @@ class SamplingError(ComposerError):
     """Sampling that cannot go on: the model stopped moving forward in time."""
 
 
+class OptionError(ComposerError):
+    """A value a library call cannot use, named by its parameter: the CLI shows it as its flag.
+
+    ``param`` is the parameter's name (``bpm``, ``vary``), ``value`` what was given, ``reason`` what
+    is wrong or what to give instead. ``str()`` reads ``bpm 0: choose ...``; the CLI writes ``--bpm
+    0: choose ...``.
+    """
+
+    def __init__(self, param: str, value, reason: str):
+        self.param, self.value, self.reason = param, value, reason
+        super().__init__(f"{param} {_shown(value)}: {reason}")
+
+
+def _shown(value) -> str:
+    """A value as a message shows it: text as written (one line), anything else as repr."""
+    if isinstance(value, str):
+        return show_path(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(_shown(v) for v in value)
+    return str(value)
+
+
 class Interrupted(ComposerError):
     """Ctrl-C during training, after the checkpoint was saved: one line and exit status 130."""
 
