@@ -9,6 +9,8 @@ with the flag that gave it.
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from composer import __version__
@@ -20,7 +22,7 @@ from composer.commands.harmonize import harmonize_melody
 from composer.commands.play import live, play, ports
 from composer.commands.render import render
 from composer.commands.train import train
-from composer.errors import ComposerError, Interrupted, OptionError, OutputClosed
+from composer.errors import CheckpointInTheWay, ComposerError, Interrupted, OptionError, OutputClosed
 
 # library parameters whose flag is not their name with dashes
 FLAGS = {"corpus_source": "--corpus", "send_clock": "--clock", "fmt": "--format"}
@@ -55,11 +57,35 @@ def flag(param: str) -> str:
 
 
 def _one_line_of(error: ComposerError) -> str:
-    """The message of ``error`` on one line; an OptionError names the flag of its parameter."""
+    """The message of ``error`` on one line, naming the options that get past it: an OptionError
+    names the flag of its parameter."""
+    text = str(error)
     if isinstance(error, OptionError):
-        text = str(error)
-        return one_line(flag(error.param) + text[len(error.param) :])
-    return one_line(error)
+        text = flag(error.param) + text[len(error.param) :]
+    elif isinstance(error, CheckpointInTheWay) and error.shipped:
+        text += "; train into another --out DIR"
+    elif isinstance(error, CheckpointInTheWay):
+        text += "; choose another --out DIR, or use --resume to continue it or --force to overwrite it"
+    elif isinstance(error, Interrupted) and error.folder is not None:
+        text += f" (continue with --resume --out {error.folder})"
+    return one_line(text)
+
+
+class _Notices(logging.Handler):
+    """The library's log lines on stderr: progress as it is, notices (WARNING and up) as "composer: ..."."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = one_line(record.getMessage())
+        click.echo(text if record.levelno < logging.WARNING else f"composer: {text}", err=True)
+
+
+def _show_notices() -> None:
+    """Route the ``composer`` loggers to stderr, once per process."""
+    logger = logging.getLogger("composer")
+    if not any(isinstance(h, _Notices) for h in logger.handlers):
+        logger.addHandler(_Notices())
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _quiet_stdout() -> None:
@@ -98,6 +124,7 @@ def _quiet_libraries() -> None:
 def main() -> None:
     """Learn music from Bach chorales or MIDI folders, and compose it."""
     _quiet_libraries()
+    _show_notices()
 
 
 for command in (corpus, render, train, generate, evaluate, ports, play, live, harmonize_melody):

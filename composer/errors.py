@@ -33,6 +33,16 @@ class OutputError(ComposerError):
     """An output that cannot be written: a missing folder, a full disk, a folder in the way."""
 
 
+class CheckpointInTheWay(OutputError):
+    """A folder training would write over: a shipped checkpoint (``shipped``), or a run's checkpoint
+    that the caller neither resumes nor forces over. The CLI says which options get past it."""
+
+    def __init__(self, folder, shipped: bool):
+        self.folder, self.shipped = folder, shipped
+        what = "is a checkpoint shipped with composer" if shipped else "already holds a checkpoint"
+        super().__init__(f"{show_path(folder)} {what}")
+
+
 class OutputClosed(OutputError):
     """The reader of standard output went away (``| head``): the CLI exits quietly, as cat does."""
 
@@ -66,9 +76,14 @@ def _shown(value) -> str:
 
 
 class Interrupted(ComposerError):
-    """Ctrl-C during training, after the checkpoint was saved: one line and exit status 130."""
+    """Ctrl-C during training, after the checkpoint was saved in ``folder`` (None: nothing saved
+    now): one line and exit status 130."""
 
     exit_code = 130  # as a shell reports a SIGINT-killed command
+
+    def __init__(self, message: str, folder=None):
+        super().__init__(message)
+        self.folder = folder
 
 
 def show_path(path: str | bytes | os.PathLike) -> str:

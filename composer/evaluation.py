@@ -72,7 +72,6 @@ def evaluate_lstm(
     from composer.representations.token_codec import TokenCodec
     from composer.training.lstm import check_compatible, load_lstm
 
-    torch.set_num_threads(1)
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
     meta, model, _ = load_lstm(folder)
     corpus = load_corpus(corpus_source, seed=meta["corpus"]["settings"]["seed"])

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from composer.errors import ComposerError
+from composer.errors import ComposerError, OptionError
 
 APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
 DEFAULT_VIRTUAL = "composer"
@@ -148,7 +148,7 @@ def pick(names: list[str], wanted: str, what: str) -> int:
 
 def check_virtual() -> None:
     if sys.platform.startswith("win"):
-        raise PortError("Windows MIDI (WinMM) has no virtual ports; pick an existing port with --port NAME")
+        raise PortError("Windows MIDI (WinMM) has no virtual ports; pick an existing output port by name")
 
 
 @dataclass
@@ -212,7 +212,9 @@ def open_output(api: str = "auto", port: str | None = None, virtual: str | None 
     With neither given, a virtual port named "composer" is created.
     """
     if port is not None and virtual is not None:
-        raise PortError("give either --port or --virtual, not both")
+        raise OptionError(
+            "virtual", virtual, f"give either an existing port ({port!r}) or a virtual one, not both"
+        )
     if port is None:
         check_virtual()
     if api == "jack":  # sample-accurate JACK-Client backend, imported only here

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from composer.checkpoint import load_checkpoint, read_meta
 from composer.cli import main
 from composer.compare import CopyIndex, evaluate_scores
-from composer.errors import CheckpointError, ComposerError, CorpusError, Interrupted
+from composer.errors import CheckpointError, ComposerError, CorpusError, Interrupted, OptionError
 from composer.generation.musegan import generate_musegan, meta_score
 from composer.midi_io import read_midi, write_midi
 from composer.music import Note, Score, Track
@@ -106,13 +106,11 @@ def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(
 ):
     out = tmp_path / "ck"
     shutil.copytree(tiny_checkpoint, out)
-    message = (
-        f"{out} already holds a checkpoint; choose another --out DIR, "
-        "or use --resume to continue it or --force to overwrite it"
-    )
+    hint = "; choose another --out DIR, or use --resume to continue it or --force to overwrite it"
+    message = f"{out} already holds a checkpoint" + hint  # the library's words, then the CLI's hint
     with pytest.raises(ComposerError) as err:
         training.train_musegan("bach", out=str(out), steps=1, **TINY)
-    assert str(err.value) == message
+    assert str(err.value) == f"{out} already holds a checkpoint"
     assert read_meta(out)["step"] == 2  # untouched
     result = CliRunner().invoke(main, ["train", "--model", "musegan", "--out", str(out), "--size", "tiny"])
     assert result.exit_code == 2 and result.output.strip() == f"composer: error: {message}"
@@ -135,9 +133,9 @@ def test_ctrl_c_saves_prints_one_line_and_exits_130(tmp_path, monkeypatch, capsy
         training.train_musegan("bach", out=str(out), steps=100, **{**TINY, "save_every": 100})
     assert stop.value.exit_code == 130
     assert (
-        str(stop.value)
-        == f"interrupted at step 3; checkpoint saved in {out} (continue with --resume --out {out})"
-    )
+        str(stop.value) == f"interrupted at step 3; checkpoint saved in {out}"
+    )  # the CLI adds how to resume
+    assert stop.value.folder == str(out)
     assert read_meta(out)["step"] == 3 and (out / "losses.png").exists()
     monkeypatch.setattr(training, "train_step", real_step)
     training.train_musegan("bach", out=str(out), steps=5, resume=True, **TINY)
@@ -147,9 +145,9 @@ def test_ctrl_c_saves_prints_one_line_and_exits_130(tmp_path, monkeypatch, capsy
 @pytest.mark.parametrize("bpm", [0, -5, 1000.5])
 def test_bpm_outside_1_to_1000_is_an_error(tiny_checkpoint, bpm):
     meta = read_meta(tiny_checkpoint)
-    with pytest.raises(ComposerError, match=rf"--bpm {bpm}: choose a tempo between 1 and 1000"):
+    with pytest.raises(ComposerError, match=rf"^bpm {bpm}: choose a tempo between 1 and 1000$"):
         meta_score(meta, bpm=bpm)
-    with pytest.raises(ComposerError, match="--bpm"):
+    with pytest.raises(OptionError, match="^bpm "):
         generate_musegan(tiny_checkpoint, bars=1, bpm=bpm)
     assert meta_score(meta, bpm=1).bpm == 1.0 and meta_score(meta).bpm == 100.0
 
@@ -161,11 +159,13 @@ def test_nearest_without_a_usable_reference_piece_is_a_corpus_error(tmp_path, ca
         tracks = [Track("hi", 0, False, _line(72 + i)), Track("lo", 0, False, _line(48 + i))]
         write_midi(Score(tracks=tracks), folder / f"p{i}.mid")
     sample = Score(tracks=[Track(str(v), 52, False, _line(60 + 5 * v)) for v in range(4)])
-    with pytest.raises(CorpusError, match=r"two-voices: no reference piece for --nearest .*at least 4"):
+    with pytest.raises(
+        CorpusError, match=r"two-voices: no reference piece for the nearest-copy search .*at least 4"
+    ):
         evaluate_scores([sample], reference=str(folder), nearest=True)
     assert evaluate_scores([sample], reference=str(folder))["reference"]["pieces"] == 3
     path = tmp_path / "sample.mid"
     write_midi(sample, path)
     result = CliRunner().invoke(main, ["evaluate", str(path), "--reference", str(folder), "--nearest"])
-    assert result.exit_code == 2 and "no reference piece for --nearest" in result.output
+    assert result.exit_code == 2 and "no reference piece for the nearest-copy search" in result.output
     assert "Traceback" not in result.output and result.output.count("\n") == 1
