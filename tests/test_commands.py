@@ -14,7 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from composer.cli import _one_line_of, main
-from composer.commands.train import ModelFlag, train_configs
+from composer.commands.common import ModelOption
+from composer.commands.train import train_configs
 from composer.errors import CheckpointInTheWay, Interrupted, OptionError
 from composer.models import attention_lstm, harmonizer, musegan
 from composer.options import option_fields
@@ -25,7 +26,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "composer"
 def _train_params() -> dict:
     ctx = main.make_context("composer", ["train", "--help"], resilient_parsing=True)
     command = main.get_command(ctx, "train")
-    return {p.name: p for p in command.get_params(ctx) if isinstance(p, ModelFlag)}
+    return {p.name: p for p in command.get_params(ctx) if isinstance(p, ModelOption)}
 
 
 def test_every_cli_field_of_every_train_config_is_a_train_option():

@@ -14,7 +14,16 @@ import importlib
 
 import click
 
-from composer.commands.common import Finite, corpus_source, examples, given, one_line, set_torch_threads
+from composer.commands.common import (
+    Finite,
+    ModelOption,
+    check_model_options,
+    corpus_source,
+    examples,
+    given,
+    one_line,
+    set_torch_threads,
+)
 from composer.errors import ComposerError
 
 # model -> (module under composer.models holding its TrainConfig, trainer "module:function")
@@ -72,8 +81,8 @@ def _option(name: str, entries: list) -> click.Option:
         "models": tuple(defaults),
     }
     if kind is bool:
-        return ModelFlag([f"{flag}/--no-{flag[2:]}", name], **kwargs)
-    return ModelFlag([flag, name], type=_click_type(kind, meta, entries), **kwargs)
+        return ModelOption([f"{flag}/--no-{flag[2:]}", name], **kwargs)
+    return ModelOption([flag, name], type=_click_type(kind, meta, entries), **kwargs)
 
 
 def _click_type(kind: type, meta: dict, entries: list) -> click.ParamType:
@@ -94,19 +103,11 @@ def _shown(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-class ModelFlag(click.Option):
-    """A derived option; ``models`` are those whose TrainConfig declares it."""
-
-    def __init__(self, *args, models: tuple[str, ...], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.models = models
-
-
 class TrainCommand(click.Command):
     """`train`, whose config options are added on first use (importing the configs imports torch)."""
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        if not any(isinstance(p, ModelFlag) for p in self.params):
+        if not any(isinstance(p, ModelOption) for p in self.params):
             self.params.extend(config_options(train_configs()))
         return super().get_params(ctx)
 
@@ -141,19 +142,16 @@ class TrainCommand(click.Command):
 @click.pass_context
 def train(ctx: click.Context, model: str, corpus_source: str, out, resume: bool, force: bool, **_) -> None:
     """Train a model on a corpus; checkpoints, loss curve and progress as it goes."""
-    import inspect
-
-    train_fn = trainer(model)
-    accepts = set(inspect.signature(train_fn).parameters)
+    accepts = _parameters(model)
     _check_options(ctx, model, accepts)
-    fields = [p.name for p in ctx.command.params if isinstance(p, ModelFlag) and model in p.models]
+    fields = [p.name for p in ctx.command.params if isinstance(p, ModelOption) and model in p.models]
     options = given(ctx, fields + [n for n in RUN_OPTIONS if n in accepts])
     train_configs()[model](**{k: v for k, v in options.items() if k in fields})  # bad values: before any work
     set_torch_threads(ctx.params["device"] if "device" in accepts else "cpu")
     if _rank() == 0:
         out = _start_training(model, corpus_source, out, resume, force)
     try:
-        folder = train_fn(corpus_source, out=out, resume=resume, force=force, **options)
+        folder = trainer(model)(corpus_source, out=out, resume=resume, force=force, **options)
     except ComposerError:
         if _rank() != 0:  # under torchrun every rank meets the same error: rank 0 alone says so
             ctx.exit(2)
@@ -165,19 +163,15 @@ def train(ctx: click.Context, model: str, corpus_source: str, out, resume: bool,
 
 def _check_options(ctx: click.Context, model: str, accepts: set[str]) -> None:
     """Refuse a config option of another model, or a run control this model's trainer lacks."""
-    for param in ctx.command.params:
-        if isinstance(param, ModelFlag) and model not in param.models:
-            owners = param.models
-        elif param.name in RUN_OPTIONS and param.name not in accepts:
-            owners = tuple(m for m in TRAINERS if param.name in _parameters(m))
-        else:
-            continue
-        if given(ctx, [param.name]):
-            which = " or ".join(f"--model {m}" for m in owners)
-            raise ComposerError(f"{param.opts[0]} applies to {which}, not --model {model}")
+    check_model_options(ctx, model)
+    for name in RUN_OPTIONS:
+        if name not in accepts and given(ctx, [name]):
+            owners = " or ".join(f"--model {m}" for m in TRAINERS if name in _parameters(m))
+            raise ComposerError(f"--{name} applies to {owners}, not --model {model}")
 
 
 def _parameters(model: str) -> set[str]:
+    """The parameter names of ``model``'s trainer."""
     import inspect
 
     return set(inspect.signature(trainer(model)).parameters)

@@ -175,9 +175,22 @@ def save_musegan(folder, meta, gen, critic, opt_g, opt_c) -> None:
 
 
 def train_step(
-    gen, critic, opt_g, opt_c, data, cfg, batch_size, seed, step, dev, ranks=None
+    gen,
+    critic,
+    opt_g,
+    opt_c,
+    data,
+    cfg,
+    batch_size,
+    seed,
+    step,
+    dev,
+    ranks=None,
+    critic_steps: int = CRITIC_STEPS,
+    gp_weight: float = GP_WEIGHT,
 ) -> dict[str, float]:
-    """One generator step after CRITIC_STEPS critic steps. Returns the losses of the last critic step.
+    """One generator step after ``critic_steps`` critic steps, with penalty weight ``gp_weight``.
+    Returns the losses of the last critic step.
 
     Under torchrun (``ranks``) every rank draws the global batch, latents and mixing weights as one
     process would and keeps its slice. The penalty is computed per sample on the local slice (its
@@ -194,7 +207,7 @@ def train_step(
     ranks = ranks or distributed.Ranks(device=dev)
     mine = functools.partial(distributed.shard, ranks=ranks)
     g = torch.Generator().manual_seed(step_seed(seed, step))
-    for k in range(CRITIC_STEPS):
+    for k in range(critic_steps):
         idx = mine(torch.from_numpy(batch_indices(last.numpy(), batch_size, seed, step, k)))
         real = rolls[idx].to(dev).float() * 2 - 1  # (B, bars, steps, pitches, tracks, ch) in {-1, 1}
         cond = _condition(last[idx], cfg).to(dev)  # (B, n_conditions)
@@ -205,7 +218,7 @@ def train_step(
                 fake = gen(**z, condition=cond)
             w_dist = critic(real, cond).mean() - critic(fake, cond).mean()
             gp = gradient_penalty(critic, real, fake.float(), eps, cond)
-            loss_c = -w_dist + GP_WEIGHT * gp
+            loss_c = -w_dist + gp_weight * gp
         opt_c.zero_grad(set_to_none=True)
         loss_c.backward()
         distributed.average_gradients(critic, ranks)
@@ -244,8 +257,9 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, tc: TrainConfig, r
             while meta["step"] < steps and not flag["stop"]:
                 step = meta["step"] + 1
                 losses = train_step(
-                    gen, critic, opt_g, opt_c, data, cfg, tr["batch_size"], tr["seed"], step, dev, ranks
-                )
+                    gen, critic, opt_g, opt_c, data, cfg, tr["batch_size"], tr["seed"], step, dev, ranks,
+                    tr["critic_steps"], tr["gp_weight"],  # the run's own: saved, so a resume keeps them
+                )  # fmt: skip
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
                 if bad:
                     raise Divergence(
