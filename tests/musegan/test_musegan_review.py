@@ -135,7 +135,7 @@ def test_ctrl_c_saves_prints_one_line_and_exits_130(tmp_path, monkeypatch, capsy
     assert (
         str(stop.value) == f"interrupted at step 3; checkpoint saved in {out}"
     )  # the CLI adds how to resume
-    assert stop.value.folder == str(out)
+    assert str(stop.value.folder) == str(out)
     assert read_meta(out)["step"] == 3 and (out / "losses.png").exists()
     monkeypatch.setattr(training, "train_step", real_step)
     training.train_musegan("bach", out=str(out), steps=5, resume=True, **TINY)
