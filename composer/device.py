@@ -6,7 +6,7 @@ import contextlib
 
 import torch
 
-from composer.errors import ComposerError
+from composer.errors import OptionError
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 
@@ -22,13 +22,11 @@ def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu")
     if name not in DEVICES:
-        raise ComposerError(f"--device {name}: choose one of {', '.join(DEVICES)}")
+        raise OptionError("device", name, f"choose one of {', '.join(DEVICES)}")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ComposerError("--device cuda: no CUDA GPU is available here; use --device cpu or auto")
+        raise OptionError("device", name, "no CUDA GPU is available here; use cpu or auto")
     if name == "mps" and not mps_available():
-        raise ComposerError(
-            "--device mps: Apple's MPS backend is not available here; use --device cpu or auto"
-        )
+        raise OptionError("device", name, "Apple's MPS backend is not available here; use cpu or auto")
     return torch.device(name)
 
 

@@ -33,6 +33,16 @@ class OutputError(ComposerError):
     """An output that cannot be written: a missing folder, a full disk, a folder in the way."""
 
 
+class CheckpointInTheWay(OutputError):
+    """A folder training would write over: a shipped checkpoint (``shipped``), or a run's checkpoint
+    that the caller neither resumes nor forces over. The CLI says which options get past it."""
+
+    def __init__(self, folder, shipped: bool):
+        self.folder, self.shipped = folder, shipped
+        what = "is a checkpoint shipped with composer" if shipped else "already holds a checkpoint"
+        super().__init__(f"{show_path(folder)} {what}")
+
+
 class OutputClosed(OutputError):
     """The reader of standard output went away (``| head``): the CLI exits quietly, as cat does."""
 
@@ -43,10 +53,37 @@ class SamplingError(ComposerError):
     """Sampling that cannot go on: the model stopped moving forward in time."""
 
 
+class OptionError(ComposerError):
+    """A value a library call cannot use, named by its parameter: the CLI shows it as its flag.
+
+    ``param`` is the parameter's name (``bpm``, ``vary``), ``value`` what was given, ``reason`` what
+    is wrong or what to give instead. ``str()`` reads ``bpm 0: choose ...``; the CLI writes ``--bpm
+    0: choose ...``.
+    """
+
+    def __init__(self, param: str, value, reason: str):
+        self.param, self.value, self.reason = param, value, reason
+        super().__init__(f"{param} {_shown(value)}: {reason}")
+
+
+def _shown(value) -> str:
+    """A value as a message shows it: text as written (one line), anything else as repr."""
+    if isinstance(value, str):
+        return show_path(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(_shown(v) for v in value)
+    return str(value)
+
+
 class Interrupted(ComposerError):
-    """Ctrl-C during training, after the checkpoint was saved: one line and exit status 130."""
+    """Ctrl-C during training, after the checkpoint was saved in ``folder`` (None: nothing saved
+    now): one line and exit status 130."""
 
     exit_code = 130  # as a shell reports a SIGINT-killed command
+
+    def __init__(self, message: str, folder=None):
+        super().__init__(message)
+        self.folder = folder
 
 
 def show_path(path: str | bytes | os.PathLike) -> str:

@@ -164,7 +164,7 @@ class CopyIndex:
             self.ids.append((pid, score.steps_per_bar))
         if not voicing:
             raise CorpusError(
-                f"{name}: no reference piece for --nearest ({len(pieces)} pieces, none with at least "
+                f"{name}: no reference piece for the nearest-copy search ({len(pieces)} pieces, none with at least "
                 f"{n_voices} pitched tracks)"
             )
         self.voicing, self.moved = np.concatenate(voicing), np.concatenate(moved)  # (N,)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from composer.corpora import load_corpus
 from composer.evaluate.baselines import fit_baselines
 from composer.paths import default_checkpoint
@@ -20,7 +18,6 @@ def evaluate_lstm(
     checkpoint=None, corpus_source: str = "bach", split: str = "test", baseline_checkpoint=None
 ) -> dict:
     """The report of `composer evaluate --model lstm` (see the JSON shape in the README)."""
-    torch.set_num_threads(1)
     folder = Path(checkpoint) if checkpoint else default_checkpoint("lstm")
     meta, model, _ = load_lstm(folder)
     corpus = load_corpus(corpus_source, seed=meta["corpus"]["settings"]["seed"])

@@ -27,5 +27,5 @@ class OnsetGuard:
         if self.stall >= self.max_stall:
             raise SamplingError(
                 f"sampling stalled: {self.stall} events at step {onset} without time moving on "
-                "(the model keeps choosing shift 0; try a higher --temperature or another checkpoint)"
+                "(the model keeps choosing shift 0; try a higher temperature or another checkpoint)"
             )

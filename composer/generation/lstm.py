@@ -10,14 +10,14 @@ final cadence with ``rules``. The codec encodes the prime and decodes the result
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from composer.errors import CheckpointError, ComposerError
+from composer.errors import CheckpointError, ComposerError, OptionError
 from composer.generation.guard import OnsetGuard
 from composer.music import Score, Track, crop
 from composer.paths import default_checkpoint
@@ -38,6 +38,7 @@ from composer.representations.tokens import REST, STREAMS, Vocab
 __all__ = ["DEFAULT_CHECKPOINT", "Sampling", "estimate_key", "generate_lstm", "load_model", "stream_bars"]
 
 DEFAULT_CHECKPOINT = default_checkpoint("lstm")
+log = logging.getLogger(__name__)  # notices about the input; the CLI shows them on stderr
 
 
 @dataclass
@@ -95,7 +96,7 @@ def load_model(checkpoint=None, bpm: float | None = None) -> Model:
             f"{folder}: incomplete or corrupt checkpoint ({type(e).__name__}: {e})"
         ) from None
     if bpm is not None and not 1 <= bpm <= 1000:
-        raise ComposerError(f"--bpm {bpm}: choose a tempo between 1 and 1000")
+        raise OptionError("bpm", bpm, "choose a tempo between 1 and 1000")
     model = Model(meta, codec, runtime, score)
     try:  # one event through every head: a config that disagrees with the weights fails here
         state = SampleState(len(score.tracks), model.steps_per_bar)
@@ -195,7 +196,8 @@ def read_prime(path: str, model: Model) -> Score:
 
 
 def _tell(line: str) -> None:
-    print(f"composer: {line}", file=sys.stderr)
+    """A notice about the input (what was changed to fit the model): logged for the CLI to show."""
+    log.warning(line)
 
 
 def _choose_key(model: Model, key: str | None, like: Score | None, rng) -> tuple[int, str]:

@@ -66,7 +66,7 @@ def read_melody(path: str, resolution: int = DEFAULT_RESOLUTION) -> tuple[Score,
         melody = replace(melody, key=_major_or_minor(melody.key, line))
     if not melody.key:
         melody = replace(melody, key=guess_key(line))
-        notices.append(f"{path}: no key given; harmonizing in {melody.key} (choose with --key)")
+        notices.append(f"{path}: no key given; harmonizing in {melody.key} (give its key to choose another)")
     return melody, notices
 
 

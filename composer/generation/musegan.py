@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from composer.checkpoint import load_checkpoint
-from composer.errors import CheckpointError, ComposerError
+from composer.errors import CheckpointError, OptionError
 from composer.generation.musegan_voicing import choose_pitches
 from composer.models.musegan import LATENTS, Generator, MuseGANConfig
 from composer.music import Score, Track, crop
@@ -53,7 +53,7 @@ def load_generator(checkpoint: str | Path | None = None) -> tuple[Generator, dic
 
 
 def parse_vary(vary: str | Iterable[str] | None, n_tracks: int) -> set[str]:
-    """Check --vary values: chords, style, melody:N or groove:N (N a track index)."""
+    """Check ``vary`` values: chords, style, melody:N or groove:N (N a track index)."""
     items = [vary] if isinstance(vary, str) else list(vary or [])
     out = set()
     for item in items:
@@ -62,8 +62,8 @@ def parse_vary(vary: str | Iterable[str] | None, n_tracks: int) -> set[str]:
         if name in ("melody", "groove"):
             ok = track.isdigit() and int(track) < n_tracks
         if not ok:
-            raise ComposerError(
-                f"--vary {item}: choose chords, style, melody:N or groove:N with N in 0..{n_tracks - 1}"
+            raise OptionError(
+                "vary", item, f"choose chords, style, melody:N or groove:N with N in 0..{n_tracks - 1}"
             )
         out.add(item)
     return out
@@ -117,12 +117,12 @@ def to_codec(meta: dict) -> RollCodec:
 def meta_score(meta: dict, programs: list[int] | None = None, bpm: float | None = None) -> Score:
     """An empty Score with the checkpoint's tracks (names, GM programs), meter and tempo."""
     if bpm is not None and not 1 <= bpm <= 1000:
-        raise ComposerError(f"--bpm {bpm}: choose a tempo between 1 and 1000")
+        raise OptionError("bpm", bpm, "choose a tempo between 1 and 1000")
     codec = to_codec(meta)
     tracks = [Track(name=n, program=p) for n, p in zip(codec.names, codec.programs)]
     if programs:
         if len(programs) != len(tracks) or not all(0 <= p <= 127 for p in programs):
-            raise ComposerError(f"--programs {programs}: give {len(tracks)} GM programs in 0..127")
+            raise OptionError("programs", programs, f"give {len(tracks)} GM programs in 0..127")
         tracks = [replace(t, program=p) for t, p in zip(tracks, programs)]
     return Score(
         tracks=tracks,
@@ -200,11 +200,11 @@ def generate_musegan(checkpoint=None, bars: int = 8, seed: int = 0, prime=None, 
     pitch choice, on by default). Sampling options of other models are ignored.
     """
     if prime:
-        raise ComposerError(
-            "--prime: the MuseGAN generates from latents only; use --model lstm to continue a file"
+        raise OptionError(
+            "prime", prime, "the MuseGAN generates from latents only; the LSTM continues a file"
         )
     if bars < 1:
-        raise ComposerError(f"--bars {bars}: give at least 1")
+        raise OptionError("bars", bars, "give at least 1")
     gen, meta = load_generator(checkpoint)
     cfg = gen.cfg
     vary = parse_vary(controls.get("vary"), cfg.n_tracks)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from composer.errors import OptionError
 from composer.live.portbase import DEFAULT_VIRTUAL, PortError, pick
 
 APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
@@ -124,7 +125,7 @@ def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
 
 def check_virtual() -> None:
     if sys.platform.startswith("win"):
-        raise PortError("Windows MIDI (WinMM) has no virtual ports; pick an existing port with --port NAME")
+        raise PortError("Windows MIDI (WinMM) has no virtual ports; pick an existing output port by name")
 
 
 @dataclass
@@ -188,7 +189,9 @@ def open_output(api: str = "auto", port: str | None = None, virtual: str | None 
     With neither given, a virtual port named "composer" is created.
     """
     if port is not None and virtual is not None:
-        raise PortError("give either --port or --virtual, not both")
+        raise OptionError(
+            "virtual", virtual, f"give either an existing port ({port!r}) or a virtual one, not both"
+        )
     if port is None:
         check_virtual()
     if api == "jack":  # sample-accurate JACK-Client backend, imported only here

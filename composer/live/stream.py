@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from composer.errors import ComposerError
+from composer.errors import OptionError
 from composer.live.events import Event, program_events, to_events
 from composer.midi_io import default_channels
 from composer.music import Score
@@ -151,8 +151,8 @@ class BarStream:
             self.channels = default_channels(item.tracks)
         elif len(self.channels) < len(item.tracks):
             given = ",".join(str(c + 1) for c in self.channels)
-            raise ComposerError(
-                f"--channels {given}: {len(self.channels)} channels for {len(item.tracks)} tracks"
+            raise OptionError(
+                "channels", given, f"{len(self.channels)} channels for {len(item.tracks)} tracks"
             )
         bpm = self.bpm or item.bpm
         beats = item.steps_per_bar / item.resolution

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from composer.options import check_options, option
 from composer.representations.tokens import STREAMS
 
 
@@ -64,19 +65,24 @@ SIZES = {
 class TrainConfig:
     """How to train: the defaults are the shipped recipe (`composer train --corpus bach --model lstm`)."""
 
-    steps: int | None = 4000  # optimizer steps; None trains ``epochs`` epochs instead
-    epochs: int | None = None
-    batch_size: int = 16
-    lr: float = 2e-3
-    seq_len: int = 128  # events per training window (about 8 bars of chorale), and the attention span
-    seed: int = 0
-    transpose: int = 0  # augmentation by +-N semitones; with normalize_key every key is moved to C anyway
-    patience: int = 12  # epochs without a better validation loss before stopping
-    size: str = "default"  # a SIZES preset
-    attention: bool = True
-    dropout: float = 0.3
-    normalize_key: bool = True  # move every piece to tonic C and condition on the mode
-    bars_left_cap: int = 8  # condition on bars until the end, capped; 0 = off
+    steps: int | None = option(4000, "Optimizer steps to train (in total, when resuming).", low=1)
+    epochs: int | None = option(None, "Epochs to train instead of steps (default 30, early stopping).", low=1)
+    batch_size: int = option(16, "Training examples per optimizer step.", low=1)
+    lr: float = option(2e-3, "Learning rate.", low=0, high=10, low_open=True)
+    # about 8 bars of chorale; also the attention span
+    seq_len: int = option(128, "Events per training window.", low=2, high=4096)
+    seed: int = option(0, "Seed of the split, the weights and every batch.", low=0)
+    # with normalize_key every key is moved to C anyway
+    transpose: int = option(0, "Augment by ±N semitones.", low=0, high=11)
+    patience: int = option(12, "Epochs of no better validation.", low=1)
+    size: str = option("default", "Model size preset (SIZES).", choices=SIZES)
+    attention: bool = option(True, "Causal attention layer.")
+    dropout: float = option(0.3, "LSTM dropout.", low=0, high=1, high_open=True)
+    normalize_key: bool = option(True, "Move every piece to tonic C and condition on the mode.", cli=False)
+    bars_left_cap: int = option(8, "Condition on bars until the end, capped; 0 = off.", low=0, cli=False)
+
+    def __post_init__(self):
+        check_options(self)
 
     def to_dict(self) -> dict:
         return asdict(self)

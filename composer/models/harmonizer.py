@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from composer.options import check_options, option
+
 
 @dataclass
 class HarmonizerConfig:
@@ -43,6 +45,27 @@ SIZES = {
     "default": {},
     "large": {"embed": 48, "encoder": 96, "hidden": 192, "head": 192, "dropout": 0.3},
 }
+
+
+@dataclass
+class TrainConfig:
+    """How to train: the defaults are the shipped recipe (`composer train --model harmonizer`): 2200
+    steps of 8 chorales, AdamW at 3e-3 with a cosine decay to zero."""
+
+    steps: int = option(2200, "Optimizer steps to train (in total, when resuming).", low=1)
+    batch_size: int = option(8, "Chorales per optimizer step.", low=1)
+    lr: float = option(3e-3, "Peak learning rate (AdamW, cosine decay).", low=0, high=10, low_open=True)
+    seed: int = option(0, "Seed of the split, the weights and every batch.", low=0)
+    eval_every: int = option(100, "Validate (and checkpoint) every N steps.", low=1, cli=False)
+    size: str = option("default", "Model size (SIZES).", choices=SIZES)
+    # stop (and save) at this step, to continue later with resume; 0: at ``steps``
+    stop_after: int = option(0, "Stop (and save) at this step; 0 = at steps.", low=0, cli=False)
+
+    def __post_init__(self):
+        check_options(self)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 class Harmonizer(nn.Module):

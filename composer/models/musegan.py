@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from composer.options import check_options, option
+
 LATENTS = ("chords", "style", "melody", "groove")
 
 
@@ -54,6 +56,38 @@ class MuseGANConfig:
     @classmethod
     def from_dict(cls, d: dict) -> MuseGANConfig:
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+# Width multipliers; "default" (= "small") is the size shipped for CPU training, "book" the GDL size.
+SIZES = {"tiny": 0.03125, "small": 0.25, "default": 0.25, "book": 1.0}
+
+
+@dataclass
+class TrainConfig:
+    """How to train (WGAN-GP): the defaults are the shipped recipe (`composer train --model musegan`)."""
+
+    # the shipped recipe (benchmarks/RESULTS.md): 883 steps on the busy box, resumed to 2400
+    steps: int = option(2400, "Generator steps to train (in total, when resuming).", low=1)
+    batch_size: int = option(32, "Phrases per step.", low=1)
+    lr: float = option(1e-3, "Learning rate (Adam, betas 0.5, 0.9).", low=0, high=10, low_open=True)
+    seed: int = option(0, "Seed of the split, the weights and every draw.", low=0)
+    size: str = option("default", "Model size: a width preset (SIZES).", choices=SIZES)
+    width: float | None = option(
+        None, "Channel width multiplier [tiny 1/32, default 1/4].", low=0, high=4, low_open=True
+    )
+    tracks: int = option(4, "Tracks (voice order).", low=1, high=16)
+    phrase_bars: int = option(2, "Bars per phrase.", low=2, high=16)
+    z_dim: int = option(32, "Size of each latent.", low=1, cli=False)
+    sample_every: int = option(200, "Sample PNGs every N steps; 0 = none.", low=0)
+    save_every: int = option(100, "Checkpoint every N steps.", low=1, cli=False)
+    critic_steps: int = option(5, "Critic steps per generator step.", low=1, cli=False)
+    gp_weight: float = option(10.0, "Gradient-penalty weight.", low=0, cli=False)
+
+    def __post_init__(self):
+        check_options(self)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 class TemporalNetwork(nn.Module):

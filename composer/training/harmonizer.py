@@ -5,18 +5,15 @@ Batches are drawn from a generator keyed by (seed, step), and dropout is seeded 
 run repeats the uninterrupted one exactly. The folder holds the best-validation weights (what
 `composer harmonize` reads) and ``last/``, the latest state with optimizer, which ``resume`` continues.
 
-The shipped checkpoint's recipe is the defaults: ``python -m composer.training.harmonizer --out
-checkpoints/harmonizer-bach`` (2200 steps of 8 chorales, AdamW at 3e-3 with a cosine decay, dropout
-0.2; about 40 minutes on one thread of the shared 2-core box). ``composer train`` does not offer it
-yet.
+The shipped checkpoint's recipe is the defaults of TrainConfig: ``composer train --model
+harmonizer`` (2200 steps of 8 chorales, AdamW at 3e-3 with a cosine decay, dropout 0.2; about 40
+minutes on one thread of the shared 2-core box).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,23 +22,12 @@ import torch
 from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
 from composer.corpora import load_corpus
 from composer.errors import CheckpointError
-from composer.models.harmonizer import SIZES, Harmonizer, HarmonizerConfig
+from composer.models.harmonizer import SIZES, Harmonizer, HarmonizerConfig, TrainConfig
+from composer.paths import run_dir
 from composer.representations.harmony_grid import METERS, N_SPECIAL, HarmonyGrid, normalize
 from composer.training import loop
 
 KIND = "harmonizer"
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "checkpoints" / "harmonizer-bach"
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 2200
-    batch_size: int = 8
-    lr: float = 3e-3
-    seed: int = 0
-    eval_every: int = 100
-    size: str = "default"
-    stop_after: int = 0  # stop (and save) at this step, to continue later with resume; 0: at ``steps``
 
 
 def fit_grid(pieces, margin: int = 2) -> HarmonyGrid:
@@ -125,22 +111,29 @@ def build_meta(data: dict, config: HarmonizerConfig, cfg: TrainConfig, state: di
 
 def train_harmonizer(
     corpus_source: str = "bach",
+    train_cfg: TrainConfig | None = None,
     out: str | Path | None = None,
     resume: bool = False,
     force: bool = False,
     **options,
 ) -> Path:
-    """Train (or resume) a harmonizer; returns the checkpoint folder. Options: TrainConfig fields."""
-    folder = Path(out) if out else DEFAULT_OUT
+    """Train (or resume) a harmonizer; returns the checkpoint folder (default runs/harmonizer-<corpus>).
+
+    ``train_cfg`` is the recipe (default: the shipped one), ``options`` TrainConfig fields to change in
+    it (None: unchanged). A resumed run keeps its saved recipe, except for ``steps`` and
+    ``stop_after`` given in ``options``. Ctrl-C saves and raises Interrupted.
+    """
+    folder = Path(out) if out else run_dir(KIND, corpus_source)
+    given = {k: v for k, v in options.items() if v is not None}
+    cfg = replace(train_cfg or TrainConfig(), **given)
     loop.check_out_folder(folder, resume, force)
-    torch.set_num_threads(1)
     if resume:
         meta, weights, train_state = load_checkpoint(folder / "last", with_train_state=True, kind=KIND)
-        given = {k: v for k, v in options.items() if k in ("steps", "stop_after")}
-        cfg = TrainConfig(**{**meta["train"], "stop_after": 0, **given})
+        kept = {k: v for k, v in given.items() if k in ("steps", "stop_after")}
+        cfg = TrainConfig(**{**meta["train"], "stop_after": 0, **kept})
         grid = HarmonyGrid.from_dict(meta["grid"])
     else:
-        cfg, grid, meta = TrainConfig(**options), None, None
+        grid, meta = None, None
     data = prepare_data(corpus_source, cfg.seed, grid)
     if meta is not None:
         loop.check_corpus(meta, folder, data["corpus"])
@@ -210,23 +203,3 @@ def train_harmonizer(
     if not (folder / "meta.json").exists():
         raise CheckpointError(f"{folder}: training ended before a checkpoint was saved")
     return folder
-
-
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(
-        prog="python -m composer.training.harmonizer", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("--corpus", default="bach")
-    p.add_argument("--out", default=None)
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--force", action="store_true")
-    for name, value in asdict(TrainConfig()).items():
-        p.add_argument("--" + name.replace("_", "-"), type=type(value), default=value)
-    a = vars(p.parse_args(argv))
-    t0 = time.perf_counter()
-    folder = train_harmonizer(a.pop("corpus"), a.pop("out"), a.pop("resume"), a.pop("force"), **a)
-    print(f"wrote {folder} in {time.perf_counter() - t0:.0f} s")
-
-
-if __name__ == "__main__":
-    main()

@@ -9,6 +9,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import random
 import signal
@@ -21,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.errors import CheckpointError, ComposerError, Interrupted, show_path
+from composer.errors import CheckpointError, CheckpointInTheWay, ComposerError, Interrupted, show_path
 from composer.paths import is_shipped
+
+log = logging.getLogger(__name__)
 
 INTERRUPTED = Interrupted.exit_code  # exit status after Ctrl-C, as a shell reports a SIGINT-killed command
 LOCK = ".lock"
@@ -57,7 +60,8 @@ def set_rng_state(tensors: dict[str, torch.Tensor]) -> None:
 
 
 class Progress:
-    """A tqdm bar with loss and ETA on a terminal; plain lines (about 20 per run) otherwise."""
+    """A tqdm bar with loss and ETA on a terminal; otherwise plain lines (about 20 per run) logged at
+    INFO on ``composer.training.loop``, which the CLI shows on stderr."""
 
     def __init__(self, total: int, initial: int = 0, desc: str = "train"):
         self.total, self.desc, self.t0, self.start = total, desc, time.perf_counter(), initial
@@ -76,13 +80,13 @@ class Progress:
         elif step % self.every == 0 or step == self.total:
             rate = (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
             eta = (self.total - step) / rate if rate > 0 else 0.0
-            print(f"{self.desc} step {step}/{self.total} {text} eta {eta:.0f}s", file=sys.stderr, flush=True)
+            log.info(f"{self.desc} step {step}/{self.total} {text} eta {eta:.0f}s")
 
     def write(self, line: str) -> None:
         if self.bar is not None:
             self.bar.write(line, file=sys.stderr)
         else:
-            print(line, file=sys.stderr, flush=True)
+            log.info(line)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -101,7 +105,7 @@ def interruptible() -> Iterator[dict]:
         if flag["stop"]:
             raise Interrupted("interrupted again: stopped at once; the last checkpoint saved before stays")
         flag["stop"] = True
-        print("\ninterrupted: saving a checkpoint, then stopping (Ctrl-C again to abort)", file=sys.stderr)
+        log.warning("interrupted: saving a checkpoint, then stopping (Ctrl-C again to abort)")
 
     try:
         previous = signal.signal(signal.SIGINT, handler)
@@ -150,20 +154,14 @@ def check_out_folder(folder: str | Path, resume: bool, force: bool) -> None:
     checkpoint unless resuming or forced."""
     folder = Path(folder)
     if is_shipped(folder):
-        raise ComposerError(f"{folder} is a checkpoint shipped with composer; train into another --out DIR")
+        raise CheckpointInTheWay(folder, shipped=True)
     if not (resume or force) and any((folder / sub / "meta.json").exists() for sub in (".", "last")):
-        raise ComposerError(
-            f"{show_path(folder)} already holds a checkpoint; choose another --out DIR, "
-            "or use --resume to continue it or --force to overwrite it"
-        )
+        raise CheckpointInTheWay(folder, shipped=False)
 
 
 def stop_interrupted(step: int, folder: str | Path) -> None:
     """After Ctrl-C and the checkpoint save: raise Interrupted (the CLI prints it, exit status 130)."""
-    where = show_path(folder)
-    raise Interrupted(
-        f"interrupted at step {step}; checkpoint saved in {where} (continue with --resume --out {where})"
-    )
+    raise Interrupted(f"interrupted at step {step}; checkpoint saved in {show_path(folder)}", folder=folder)
 
 
 @contextlib.contextmanager

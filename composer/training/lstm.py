@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import math
-import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -130,26 +130,30 @@ def load_lstm(folder, with_train_state: bool = False, device="cpu"):
 
 
 def train_lstm(
-    corpus_source="bach", out=None, resume=False, device="auto", force=False, compile=False, **options
+    corpus_source="bach",
+    train_cfg: TrainConfig | None = None,
+    out=None,
+    resume=False,
+    device="auto",
+    force=False,
+    compile=False,
+    **options,
 ) -> Path:
     """Train (or resume) and return the checkpoint folder. See `composer train --help`.
 
-    ``options`` are TrainConfig fields; those not given (or None) keep the shipped recipe's values,
-    except that ``epochs`` without ``steps`` trains by epochs. A folder that already holds a checkpoint
-    is refused unless ``resume`` or ``force`` is given.
-    Ctrl-C saves the checkpoint, prints one line and exits with status 130. Under torchrun each
-    process trains on its slice of every global batch (composer.training.distributed).
+    ``train_cfg`` is the recipe (default: the shipped one); ``options`` are TrainConfig fields to
+    change in it (None: unchanged), where ``epochs`` without ``steps`` trains by epochs. A resumed run
+    keeps its saved recipe, except for ``steps`` and ``epochs`` given in ``options``. A folder that
+    already holds a checkpoint is refused unless ``resume`` or ``force`` is given. Ctrl-C saves the
+    checkpoint and raises Interrupted. Under torchrun each process trains on its slice of every
+    global batch (composer.training.distributed).
     """
     ranks = distributed.setup(device)
     dev = ranks.device
-    if dev.type == "cpu":  # several threads on a shared CPU spin-wait on each other: 1 is faster there
-        torch.set_num_threads(int(os.environ.get("COMPOSER_THREADS", "1")))
     given = {k: v for k, v in options.items() if v is not None}
     if given.get("epochs") and "steps" not in given:
         given["steps"] = None
-    cfg = TrainConfig(**given)
-    if cfg.size not in SIZES:
-        raise ComposerError(f"unknown model size {cfg.size!r}: choose one of {', '.join(SIZES)}")
+    cfg = replace(train_cfg or TrainConfig(), **given)
     out = Path(out) if out else run_dir("lstm", corpus_source)
     distributed.check_batch(cfg.batch_size, ranks)  # before the lock makes the folder (again on resume)
     # one lock per run: rank 0 holds it for all the processes of a torchrun

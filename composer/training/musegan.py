@@ -16,6 +16,7 @@ import contextlib
 import functools
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -24,18 +25,23 @@ from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimiz
 from composer.corpora import load_corpus
 from composer.device import autocast
 from composer.errors import ComposerError
-from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_penalty, sample_latents
+from composer.models.musegan import (
+    SIZES,
+    Critic,
+    Generator,
+    MuseGANConfig,
+    TrainConfig,
+    gradient_penalty,
+    sample_latents,
+)
 from composer.paths import run_dir
 from composer.representations.pianoroll import RollCodec
 from composer.training import distributed, loop
 from composer.training.loop import Progress, interruptible, step_seed, write_loss_curve
 from composer.training.musegan_data import batch_indices, to_phrases
 
-# Width multipliers; "default" (= "small") is the size shipped for CPU training, "book" the GDL size.
-SIZES = {"tiny": 0.03125, "small": 0.25, "default": 0.25, "book": 1.0}
-STEPS = 2400  # the shipped recipe (benchmarks/RESULTS.md): 883 steps on the busy box, resumed to 2400
-GP_WEIGHT = 10.0
-CRITIC_STEPS = 5
+GP_WEIGHT = TrainConfig.gp_weight  # the shipped recipe's; a run's own are in its meta["train"]
+CRITIC_STEPS = TrainConfig.critic_steps
 HISTORY_KEYS = ("critic", "generator", "gp")
 
 
@@ -45,36 +51,29 @@ class Divergence(ComposerError):
 
 def train_musegan(
     corpus_source: str = "bach",
-    out: str | None = None,
-    steps: int | None = None,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
+    train_cfg: TrainConfig | None = None,
+    out: str | Path | None = None,
     resume: bool = False,
-    device: str = "auto",
-    size: str = "default",
-    width: float | None = None,
-    n_bars: int = 2,
-    z_dim: int = 32,
-    tracks: int = 4,
-    phrase_bars: int | None = None,
-    sample_every: int = 200,
-    save_every: int = 100,
     force: bool = False,
+    device: str = "auto",
     compile: bool = False,
+    **options,
 ) -> Path:
     """Train (or resume) a MuseGAN and return its checkpoint folder.
 
-    ``steps`` counts generator steps in total (a resumed run trains up to it). A resumed run keeps
-    its saved seed, learning rate, batch size and codec, and must be given the corpus it was trained
-    on. ``force`` allows training a new model into a folder that holds a checkpoint. Ctrl-C saves,
-    prints one line and exits with status 130; a NaN/inf loss stops with a ComposerError and leaves
-    the last good checkpoint in place. Under torchrun each process trains on its slice of every
-    global batch and gradients are averaged over processes (see ``train_step``).
+    ``train_cfg`` is the recipe (default: the shipped one), ``options`` fields of it to change (None:
+    unchanged). ``steps`` counts generator steps in total (a resumed run trains up to it). A resumed
+    run keeps its saved seed, learning rate, batch size and codec, and must be given the corpus it was
+    trained on.
+    ``force`` allows training a new model into a folder that holds a checkpoint. Ctrl-C saves and
+    raises Interrupted; a NaN/inf loss stops with a ComposerError and leaves the last good checkpoint
+    in place. Under torchrun each process trains on its slice of every global batch and gradients
+    are averaged over processes (see ``train_step``).
     """
+    tc = replace(train_cfg or TrainConfig(), **{k: v for k, v in options.items() if v is not None})
+    seed, lr, batch_size = tc.seed, tc.lr, tc.batch_size
     ranks = distributed.setup(device)
     dev = ranks.device
-    steps = STEPS if steps is None else steps
     folder = Path(out) if out else run_dir("musegan", corpus_source)
     distributed.check_batch(batch_size, ranks)  # before the lock makes the folder (again on resume)
     # one lock per run: rank 0 holds it for all the processes of a torchrun
@@ -94,20 +93,20 @@ def train_musegan(
         else:
             corpus = load_corpus(corpus_source, seed=seed)
             try:
-                codec = RollCodec.fit(corpus.split("train"), n_tracks=tracks)
+                codec = RollCodec.fit(corpus.split("train"), n_tracks=tc.tracks)
             except ValueError as e:
                 raise ComposerError(f"{corpus_source}: {e} in its training split") from None
             cfg = MuseGANConfig(
-                n_tracks=tracks,
-                n_bars=phrase_bars or n_bars,
+                n_tracks=tc.tracks,
+                n_bars=tc.phrase_bars,
                 steps_per_bar=codec.steps_per_bar,
                 n_pitches=codec.n_pitches,
-                z_dim=z_dim,
-                width=width or SIZES[size],
+                z_dim=tc.z_dim,
+                width=tc.width or SIZES[tc.size],
                 n_channels=len(codec.channels),
                 n_conditions=1,
             )
-            meta = _new_meta(cfg, codec, corpus, corpus_source, seed, lr, batch_size)
+            meta = _new_meta(cfg, codec, corpus, corpus_source, tc)
         distributed.check_batch(batch_size, ranks)
         rolls, last = to_phrases(codec, corpus.split("train"), cfg.n_bars)
         data = (torch.from_numpy(rolls), torch.from_numpy(last))
@@ -123,13 +122,13 @@ def train_musegan(
             distributed.broadcast_module(module, ranks)
         distributed.compile_model(gen, compile)  # the critic's penalty needs a double backward: left eager
         try:
-            _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every, ranks)
+            _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, tc, ranks)
         finally:
             distributed.finish(ranks)
         return folder
 
 
-def _new_meta(cfg, codec, corpus, source, seed, lr, batch_size) -> dict:
+def _new_meta(cfg, codec, corpus, source, tc: TrainConfig) -> dict:
     return {
         "model": "musegan",
         "config": cfg.to_dict(),
@@ -142,14 +141,14 @@ def _new_meta(cfg, codec, corpus, source, seed, lr, batch_size) -> dict:
             **corpus.settings,
         },
         "train": {
-            "seed": seed,
-            "lr": lr,
-            "batch_size": batch_size,
-            "critic_steps": CRITIC_STEPS,
-            "gp_weight": GP_WEIGHT,
+            "seed": tc.seed,
+            "lr": tc.lr,
+            "batch_size": tc.batch_size,
+            "critic_steps": tc.critic_steps,
+            "gp_weight": tc.gp_weight,
             "adam_betas": [0.5, 0.9],
         },
-        "rng": {"scheme": "every draw derived from (seed, step) by training.loop.step_seed", "seed": seed},
+        "rng": {"scheme": "every draw derived from (seed, step) by training.loop.step_seed", "seed": tc.seed},
         "step": 0,
         "history": {k: [] for k in HISTORY_KEYS},
         "seconds": 0.0,
@@ -176,9 +175,22 @@ def save_musegan(folder, meta, gen, critic, opt_g, opt_c) -> None:
 
 
 def train_step(
-    gen, critic, opt_g, opt_c, data, cfg, batch_size, seed, step, dev, ranks=None
+    gen,
+    critic,
+    opt_g,
+    opt_c,
+    data,
+    cfg,
+    batch_size,
+    seed,
+    step,
+    dev,
+    ranks=None,
+    critic_steps: int = CRITIC_STEPS,
+    gp_weight: float = GP_WEIGHT,
 ) -> dict[str, float]:
-    """One generator step after CRITIC_STEPS critic steps. Returns the losses of the last critic step.
+    """One generator step after ``critic_steps`` critic steps, with penalty weight ``gp_weight``.
+    Returns the losses of the last critic step.
 
     Under torchrun (``ranks``) every rank draws the global batch, latents and mixing weights as one
     process would and keeps its slice. The penalty is computed per sample on the local slice (its
@@ -195,7 +207,7 @@ def train_step(
     ranks = ranks or distributed.Ranks(device=dev)
     mine = functools.partial(distributed.shard, ranks=ranks)
     g = torch.Generator().manual_seed(step_seed(seed, step))
-    for k in range(CRITIC_STEPS):
+    for k in range(critic_steps):
         idx = mine(torch.from_numpy(batch_indices(last.numpy(), batch_size, seed, step, k)))
         real = rolls[idx].to(dev).float() * 2 - 1  # (B, bars, steps, pitches, tracks, ch) in {-1, 1}
         cond = _condition(last[idx], cfg).to(dev)  # (B, n_conditions)
@@ -206,7 +218,7 @@ def train_step(
                 fake = gen(**z, condition=cond)
             w_dist = critic(real, cond).mean() - critic(fake, cond).mean()
             gp = gradient_penalty(critic, real, fake.float(), eps, cond)
-            loss_c = -w_dist + GP_WEIGHT * gp
+            loss_c = -w_dist + gp_weight * gp
         opt_c.zero_grad(set_to_none=True)
         loss_c.backward()
         distributed.average_gradients(critic, ranks)
@@ -226,9 +238,10 @@ def _condition(last: torch.Tensor, cfg: MuseGANConfig) -> torch.Tensor:
     return last.float().view(-1, 1)[:, : cfg.n_conditions]
 
 
-def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every, ranks) -> None:
-    """Train up to ``steps``, saving every ``save_every`` steps (rank 0 only); Ctrl-C saves and exits
-    with status 130."""
+def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, tc: TrainConfig, ranks) -> None:
+    """Train up to ``tc.steps``, saving every ``tc.save_every`` steps (rank 0 only); Ctrl-C saves and
+    raises Interrupted."""
+    steps, sample_every, save_every = tc.steps, tc.sample_every, tc.save_every
     cfg, tr = MuseGANConfig.from_dict(meta["config"]), meta["train"]
     progress = Progress(steps, initial=meta["step"], desc="musegan") if ranks.main else distributed.Silent()
     save = (
@@ -244,8 +257,9 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_ever
             while meta["step"] < steps and not flag["stop"]:
                 step = meta["step"] + 1
                 losses = train_step(
-                    gen, critic, opt_g, opt_c, data, cfg, tr["batch_size"], tr["seed"], step, dev, ranks
-                )
+                    gen, critic, opt_g, opt_c, data, cfg, tr["batch_size"], tr["seed"], step, dev, ranks,
+                    tr["critic_steps"], tr["gp_weight"],  # the run's own: saved, so a resume keeps them
+                )  # fmt: skip
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
                 if bad:
                     raise Divergence(

@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from composer.cli import main
-from composer.evaluate.compare import CHORALE_ROWS, KEYS, CopyIndex, evaluate_scores, to_endings, to_excerpts
 from composer.errors import CorpusError
+from composer.evaluate.compare import CHORALE_ROWS, KEYS, CopyIndex, evaluate_scores, to_endings, to_excerpts
 from composer.midi_io import write_midi
 from composer.music import Note, Score, Track, crop, transpose
 from tests.helpers import quarter_notes
@@ -104,11 +104,13 @@ def test_nearest_without_a_usable_reference_piece_is_a_corpus_error(tmp_path, ca
         tracks = [Track("hi", 0, False, quarter_notes(72 + i)), Track("lo", 0, False, quarter_notes(48 + i))]
         write_midi(Score(tracks=tracks), folder / f"p{i}.mid")
     sample = Score(tracks=[Track(str(v), 52, False, quarter_notes(60 + 5 * v)) for v in range(4)])
-    with pytest.raises(CorpusError, match=r"two-voices: no reference piece for --nearest .*at least 4"):
+    with pytest.raises(
+        CorpusError, match=r"two-voices: no reference piece for the nearest-copy search .*at least 4"
+    ):
         evaluate_scores([sample], reference=str(folder), nearest=True)
     assert evaluate_scores([sample], reference=str(folder))["reference"]["pieces"] == 3
     path = tmp_path / "sample.mid"
     write_midi(sample, path)
     result = CliRunner().invoke(main, ["evaluate", str(path), "--reference", str(folder), "--nearest"])
-    assert result.exit_code == 2 and "no reference piece for --nearest" in result.output
+    assert result.exit_code == 2 and "no reference piece for the nearest-copy search" in result.output
     assert "Traceback" not in result.output and result.output.count("\n") == 1

@@ -9,7 +9,6 @@ import shutil
 from click.testing import CliRunner
 
 from composer.cli import main
-from composer.evaluate.baselines import NGram, Unigram, fit_baselines
 
 
 def test_evaluate_json_shape(tmp_path, lstm_checkpoint):

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import mido
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from composer.evaluate.chorale import chorale_metrics, ending_metrics
 from composer.cli import main
+from composer.evaluate.chorale import chorale_metrics, ending_metrics
 from composer.generation.lstm import generate_lstm
 from composer.midi_io import read_midi
 from composer.music import transpose

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from composer import midi_io
 from composer.cli import main
-from composer.errors import ComposerError
+from composer.errors import OptionError
 from composer.live import session
 from composer.live.session import PortOptions, play_live
 from composer.music import Note, Score, Track
@@ -105,5 +105,5 @@ def _four_track_bars():
 
 
 def test_live_with_fewer_channels_than_tracks_fails_before_playback(no_ports):
-    with pytest.raises(ComposerError, match=r"^--channels 1,2: 2 channels for 4 tracks$"):
+    with pytest.raises(OptionError, match=r"^channels 1,2: 2 channels for 4 tracks$"):  # the CLI: --channels
         play_live(_four_track_bars(), PortOptions(port="nowhere"), n_bars=2, channels=[0, 1])

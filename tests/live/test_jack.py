@@ -316,7 +316,7 @@ def test_windows_has_no_virtual_ports(monkeypatch):
     from composer.live.ports import PortError, open_output
 
     monkeypatch.setattr(sys, "platform", "win32")
-    with pytest.raises(PortError, match="--port"):
+    with pytest.raises(PortError, match="no virtual ports; pick an existing output port by name"):
         open_output("auto", virtual="x")
 
 

@@ -148,13 +148,11 @@ def test_out_folder_with_a_checkpoint_is_refused_unless_resume_or_force(tmp_path
     out = tmp_path / "ck"
     shutil.copytree(lstm_checkpoint, out)
     before = (out / "meta.json").read_text()
-    message = (
-        f"{out} already holds a checkpoint; choose another --out DIR, "
-        "or use --resume to continue it or --force to overwrite it"
-    )
+    hint = "; choose another --out DIR, or use --resume to continue it or --force to overwrite it"
+    message = f"{out} already holds a checkpoint" + hint  # the library's words, then the CLI's hint
     with pytest.raises(ComposerError) as err:
         train_lstm("bach", steps=2, out=out, **TINY)
-    assert str(err.value) == message and (out / "meta.json").read_text() == before
+    assert str(err.value) == f"{out} already holds a checkpoint" and (out / "meta.json").read_text() == before
     result = CliRunner().invoke(main, ["train", "--out", str(out), "--steps", "2", "--size", "tiny"])
     assert result.exit_code == 2 and result.output.strip() == f"composer: error: {message}"
     train_lstm("bach", steps=2, out=out, force=True, **TINY)

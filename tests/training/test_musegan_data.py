@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from composer.evaluate.compare import CopyIndex
 from composer.errors import CorpusError
+from composer.evaluate.compare import CopyIndex
 from composer.midi_io import read_midi, write_midi
 from composer.music import Score, Track
 from composer.representations.pianoroll import RollCodec, in_voice_order
