@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from live_receiver import open_notes
 
-from composer.live.events import from_midifile
 from composer.live.jackmidi import JackOutput
+from composer.midi_io import read_midi_ticks
 
 BPM = 240.0
 
@@ -53,13 +53,17 @@ def write_piece(path, beats=12, bpm=BPM, tracks=2):
 
 
 def expected(mid):
-    """(seconds, bytes) of every non-meta message in merged file order at the file's tempo."""
+    """(seconds, bytes) of every non-meta message at the file's tempo, in play order: at one time,
+    note-offs (velocity 0), then programs, then note-ons; else merged file order. Each track of
+    write_piece is one part, on its own channel already."""
     out, t = [], 0.0
     for msg in mid:  # iterating a MidiFile yields merged messages with time in seconds
         t += msg.time
         if not msg.is_meta:
-            out.append((t, tuple(msg.bytes())))
-    return out
+            off = msg.type == "note_off"
+            rank = 0 if off else 2 if msg.type == "note_on" else 1
+            out.append((round(t, 9), rank, t, (*msg.bytes()[:2], 0) if off else tuple(msg.bytes())))
+    return [(t, m) for _, _, t, m in sorted(out, key=lambda e: e[:2])]
 
 
 def without_panic(msgs):
@@ -189,7 +193,9 @@ def test_vanished_port_exits_with_one_line(receiver, tmp_path):
 
 
 def test_clock_out_is_24_per_quarter_at_tempo(receiver, tmp_path):
-    length = from_midifile(write_piece(tmp_path / "piece.mid", beats=8, bpm=150.0)).length
+    write_piece(tmp_path / "piece.mid", beats=8, bpm=150.0)
+    midi = read_midi_ticks(tmp_path / "piece.mid")
+    length = midi.end / midi.ticks_per_beat  # beats
     r = run("play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", receiver.name, "--clock")
     assert r.returncode == 0, r.stderr
     assert receiver.wait_for(lambda m: any(x == (0xFC,) for _, x in m), timeout=5)
