@@ -21,6 +21,7 @@ import numpy as np
 from composer import smf
 from composer.atomic import write_output
 from composer.errors import ComposerError, MidiError, show_path
+from composer.keys import MODES, key_name, spell_key
 from composer.music import DEFAULT_RESOLUTION, Note, Score, Track
 
 MAX_FILE_BYTES = 8 * 2**20  # real MIDI files are far smaller
@@ -152,7 +153,7 @@ def _decode(data: bytes, name: str, resolution: int) -> MidiTicks:
     meter = next((m for m in meters if _meter_fits(*m, resolution)), (4, 4))
     _check_caps(name, end_tick, header.division, sorted(tempos), resolution, meter)
     keys = [k for t in parsed for k in t.keys]
-    if keys and keys[0] not in mido.midifiles.meta._key_signature_decode:
+    if keys and not (-7 <= keys[0][0] <= 7 and keys[0][1] in (0, 1)):
         sharps, minor = keys[0]
         why = f"KeySignatureError: key signature with {sharps} sharps and mode {minor} is not valid"
         raise MidiError(f"{name}: not a valid MIDI file ({why})")
@@ -178,7 +179,7 @@ def _to_score(midi: MidiTicks, resolution: int) -> Score:
     length = last if last > last_note else 0
     meter = next((m for m in midi.meters if _meter_fits(*m, resolution)), (4, 4))
     key = midi.keys[0] if midi.keys else None
-    return Score(tracks, resolution, round(bpm, 3), meter, _key_from_mido(key), Path(midi.name).stem, length)
+    return Score(tracks, resolution, round(bpm, 3), meter, _key_from_midi(key), Path(midi.name).stem, length)
 
 
 def _read_tracks(tracks: list[bytes], division: int, name: str) -> list[smf.TrackEvents]:
@@ -256,12 +257,12 @@ def _note_rows(parts: list[np.ndarray], tpb: int, resolution: int) -> np.ndarray
     return rows[np.lexsort(rows.T[::-1])]  # by part, then (start, duration, pitch, velocity)
 
 
-def _key_from_mido(key: tuple[int, int] | None) -> str | None:
+def _key_from_midi(key: tuple[int, int] | None) -> str | None:
+    """A MIDI key signature (sharps -7..7, minor 0 or 1) in composer's spelling: (-3, 0) "Eb major"."""
     if key is None:
         return None
-    name = mido.midifiles.meta._key_signature_decode[key]
-    minor = name.endswith("m")
-    return f"{name.rstrip('m')} {'minor' if minor else 'major'}"
+    sharps, minor = key
+    return key_name(sharps * 7 + 9 * minor, MODES[minor])  # each sharp is a fifth up; minor: a sixth
 
 
 def _split(data: bytes, name: str) -> tuple[smf.Header, list[bytes]]:
@@ -291,12 +292,13 @@ def _split(data: bytes, name: str) -> tuple[smf.Header, list[bytes]]:
 
 
 def _key_to_mido(key: str | None) -> str | None:
-    if not key:
+    """mido's name of a key in any spelling parse_key reads ("E- major" -> "Eb"); None for no key or
+    one that is not major or minor."""
+    try:
+        tonic, _, mode = spell_key(key).partition(" ")
+    except ComposerError:
         return None
-    tonic, _, mode = key.partition(" ")
-    tonic = tonic[0].upper() + tonic[1:].replace("-", "b")
-    name = tonic + ("m" if mode == "minor" else "")
-    return name if name in mido.midifiles.meta._key_signature_encode else None
+    return tonic + ("m" if mode == "minor" else "")
 
 
 def to_midifile(score: Score) -> mido.MidiFile:

@@ -29,9 +29,10 @@ import numpy as np
 
 from composer.chorale_metrics import SATB_RANGES, is_parallel
 from composer.errors import CheckpointError, ComposerError
+from composer.keys import key_name, parse_key
 from composer.music import Score, transpose
 from composer.representations.harmony_grid import HOLD, N_SPECIAL, REST, VOICES, HarmonyGrid
-from composer.representations.token_codec import key_name, parse_key, to_c
+from composer.representations.token_codec import to_c
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "checkpoints" / "harmonizer-bach"
 MAX_BARS = 128  # longest melody harmonized (the longest chorale has 49 bars)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from composer.errors import ComposerError
+from composer.keys import MAJOR_PROFILE, MINOR_PROFILE, key_name, parse_key
 from composer.music import DEFAULT_RESOLUTION, Note, Score, Track
-from composer.representations.token_codec import MAJOR_PROFILE, MINOR_PROFILE, key_name, parse_key
 
 MUSICXML = (".musicxml", ".xml", ".mxl")
 MAX_MUSICXML_BYTES = 8_000_000

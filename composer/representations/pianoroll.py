@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from composer.keys import key_name
 from composer.music import Note, Score, Track, transpose
 
 N_PITCHES = 84
@@ -326,7 +327,7 @@ class RollCodec:
             for n in (n for t in tracks for n in t.notes):
                 third[(n.pitch - self.tonic) % 12] += n.duration
             mode = "minor" if third[3] > third[4] else "major"
-            key = f"{_pitch_name(self.tonic)} {mode}"
+            key = key_name(self.tonic, mode)
         return Score(tracks, self.resolution, self.bpm, self.time_signature, key, length=length)
 
 
@@ -337,10 +338,6 @@ def to_voice_order(score: Score, n_tracks: int) -> Score | None:
         return None
     pitched.sort(key=lambda t: -float(np.mean([n.pitch for n in t.notes])))
     return replace(score, tracks=pitched[:n_tracks])
-
-
-def _pitch_name(pc: int) -> str:
-    return ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[pc % 12]
 
 
 def _fill_short_rests(sounding: np.ndarray, min_rest: int) -> np.ndarray:
