@@ -1,5 +1,8 @@
 """MIDI files: read_midi through symusic, write_midi through mido (MusicXML is composer.musicxml).
 
+read_midi_ticks is composer's one MIDI decoder: read_midi quantizes what it returns, and playback
+(composer.live.events.from_midi_ticks) sends it, so a file plays as it reads.
+
 Untrusted MIDI is read defensively: the file size is capped before reading, and the note and event
 counts, the length in steps, bars and seconds are checked on symusic's C++ arrays before a Python
 object is made per note. Every parse failure becomes one MidiError that names the file and the reason.

@@ -1,10 +1,13 @@
 """Standard MIDI File chunks: the header and track chunks of untrusted bytes, checked without parsing events.
 
-The reader (midi_io.read_midi) hands each track chunk to symusic on its own, so that every event keeps
+The reader (midi_io.read_midi_ticks, behind read_midi and playback) hands each track chunk to symusic on its own, so that every event keeps
 the index of its MIDI track, as type-2 files and first-in-track-order rules need. Before that, each
 chunk is rewritten so that symusic reports what it would otherwise drop: the end-of-track time (a
 marker at that time) and notes still sounding there (a note-off for every pitch of every channel
 that may have one).
+
+symusic keeps no MIDI channel numbers (its maintainers keep them out of scope, symusic issue #120):
+a Part is one (track, channel, program), and playback gives each Part a channel of its own.
 """
 
 from __future__ import annotations
