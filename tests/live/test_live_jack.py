@@ -116,6 +116,33 @@ def test_play_delivers_the_whole_file_in_order_and_on_its_frames(receiver, tmp_p
     assert np.percentile(err, 99) <= 0.001 and err.max() <= 0.003, f"max {err.max() * 1e3:.2f} ms"
 
 
+def test_play_type2_plays_its_tracks_one_after_another(receiver, tmp_path):
+    """A type-2 file's second track starts where the first ends (its end-of-track), as read_midi
+    reads it: one beat at 240 bpm, then another beat of silence, then the second track."""
+    mid = mido.MidiFile(type=2, ticks_per_beat=480)
+    first = [mido.MetaMessage("set_tempo", tempo=250_000), mido.Message("note_on", note=60, velocity=80)]
+    first += [mido.Message("note_off", note=60, time=480), mido.MetaMessage("end_of_track", time=480)]
+    second = [mido.Message("note_on", note=62, velocity=81), mido.Message("note_off", note=62, time=480)]
+    mid.tracks += [mido.MidiTrack(first), mido.MidiTrack(second)]
+    mid.save(tmp_path / "type2.mid")
+    r = run("play", str(tmp_path / "type2.mid"), "--api", "jack", "--port", receiver.name)
+    assert r.returncode == 0, r.stderr
+    assert receiver.wait_for(lambda m: len(m) >= 6 + 6, timeout=5)
+    got = receiver.messages()
+    msgs = [m for _, m in got]
+    assert without_panic(msgs) == [
+        (0xC0, 0),
+        (0xC1, 0),
+        (0x90, 60, 80),
+        (0x80, 60, 0),
+        (0x91, 62, 81),
+        (0x81, 62, 0),
+    ]
+    assert open_notes(msgs) == {}
+    at = {m: t for t, m in got}
+    assert at[0x91, 62, 81] - at[0x90, 60, 80] == pytest.approx(0.5, abs=0.003)  # two beats at 240 bpm
+
+
 def test_play_reads_stdin_and_bpm_overrides_tempo(receiver, tmp_path):
     mid = write_piece(tmp_path / "piece.mid", beats=4)
     data = (tmp_path / "piece.mid").read_bytes()
