@@ -60,17 +60,22 @@ def spell_key(text: str) -> str:
     return key_name(*parse_key(text))
 
 
-def estimate_key(notes: list[Note]) -> str | None:
-    """The key whose Krumhansl-Kessler profile best matches the duration-weighted pitch classes
-    (ties go to the lowest tonic); None without notes."""
+def key_scores(notes: list[Note]) -> dict[tuple[int, str], float]:
+    """How well each key fits: the correlation of its Krumhansl-Kessler profile with the
+    duration-weighted pitch classes of ``notes``, per (tonic pitch class, mode); 0 where undefined."""
     hist = np.zeros(12)
     for n in notes:
         hist[n.pitch % 12] += n.duration
-    if not hist.any():
-        return None
-    best = max(
-        (float(np.nan_to_num(np.corrcoef(hist, np.roll(profile, pc))[0, 1])), -pc, mode)
+    return {
+        (pc, mode): float(np.nan_to_num(np.corrcoef(hist, np.roll(profile, pc))[0, 1]))
         for profile, mode in ((MAJOR_PROFILE, "major"), (MINOR_PROFILE, "minor"))
         for pc in range(12)
-    )
-    return key_name(-best[1], best[2])
+    }
+
+
+def estimate_key(notes: list[Note]) -> str | None:
+    """The best-fitting key (key_scores; ties go to the lowest tonic); None without notes."""
+    if not any(n.duration for n in notes):
+        return None
+    scores = key_scores(notes)
+    return key_name(*max(scores, key=lambda k: (scores[k], -k[0], k[1])))
