@@ -93,7 +93,7 @@ def from_midi_ticks(midi: MidiTicks) -> MidiFileEvents:
         rows.append(_rows(b[:, 0], _SETUP, i, BEND | ch, b[:, 1] & 0x7F, b[:, 1] >> 7))
     notes = midi.note_rows(tpb)  # part, start, duration, pitch, velocity
     part, start, end, pitch = notes[:, 0], notes[:, 1], notes[:, 1] + notes[:, 2], notes[:, 3]
-    status = np.asarray(channels + [0], dtype=np.int64)[part]
+    status = np.asarray(channels, dtype=np.int64)[part]
     rows.append(_rows(start, _ON, part, NOTE_ON | status, pitch, notes[:, 4]))
     rows.append(_rows(end, _OFF, part, NOTE_OFF | status, pitch, 0))
     table = np.concatenate(rows)
