@@ -35,8 +35,9 @@ from dataclasses import replace
 import numpy as np
 
 from composer.corpora import load_corpus
-from composer.evaluate.chorale import ending_metrics, summarize_chorale, to_tonic
+from composer.evaluate.chorale import ending_metrics, summarize_chorale
 from composer.generation.harmonize import harmonize, load_harmonizer
+from composer.keys import parse_key
 from composer.music import Score, crop
 from composer.training.harmonizer import usable
 
@@ -91,7 +92,7 @@ def melody_of(piece: Score) -> Score:
 
 
 def ends_on_tonic(piece: Score) -> bool:
-    return piece.tracks[0].notes[-1].pitch % 12 == to_tonic(piece.key)
+    return piece.tracks[0].notes[-1].pitch % 12 == parse_key(piece.key)[0]
 
 
 def summarize(outs: list[Score], melodies: list[Score]) -> dict:

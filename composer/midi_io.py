@@ -1,5 +1,8 @@
 """MIDI files: read_midi through symusic, write_midi through mido (MusicXML is composer.musicxml).
 
+read_midi_ticks is composer's one MIDI decoder: read_midi quantizes what it returns, and playback
+(composer.live.events.from_midi_ticks) sends it, so a file plays as it reads.
+
 Untrusted MIDI is read defensively: the file size is capped before reading, and the note and event
 counts, the length in steps, bars and seconds are checked on symusic's C++ arrays before a Python
 object is made per note. Every parse failure becomes one MidiError that names the file and the reason.
@@ -11,6 +14,7 @@ import io
 import os
 import stat
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -20,6 +24,7 @@ import numpy as np
 from composer import smf
 from composer.atomic import write_output
 from composer.errors import ComposerError, MidiError, show_path
+from composer.keys import MODES, key_name, spell_key
 from composer.music import DEFAULT_RESOLUTION, Note, Score, Track
 
 MAX_FILE_BYTES = 8 * 2**20  # real MIDI files are far smaller
@@ -37,8 +42,8 @@ PathOrFile = str | os.PathLike | IO[bytes]
 def read_midi(path: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> Score:
     """Read a standard MIDI file into a Score quantized to ``resolution`` steps per quarter.
 
-    The events are parsed by symusic (C++), one track chunk at a time, and every cap (notes, events,
-    steps, bars, hours) is checked on symusic's arrays before any Python object is made per note.
+    The file is decoded by read_midi_ticks (symusic, with every cap checked before any Python
+    object is made per note), then quantized.
 
     Quantization works on ticks, not seconds, so tempo changes do not move notes off the grid: an
     event at tick ``t`` lands on step ``round(t * resolution / ticks_per_beat)``. A note's end is
@@ -59,29 +64,51 @@ def read_midi(path: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> 
         One line naming the file and the reason: missing, a folder, not MIDI, truncated, SMPTE timing
         or ticks_per_beat 0, invalid bytes or key signature, or over a cap.
     """
-    name = _name(path)
-    return _parse(_read_bounded(path, name), name, resolution)
+    return _to_score(read_midi_ticks(path, resolution), resolution)
 
 
-def read_midifile(path_or_dash: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> mido.MidiFile:
-    """Read and check a MIDI file as a mido.MidiFile (for playback), from a path or ``"-"`` (stdin).
+@dataclass
+class MidiTicks:
+    """A checked MIDI file at its own tick resolution: what read_midi quantizes and playback sends.
+
+    This is composer's one decoding of MIDI bytes: symusic parses each track chunk, type-2 tracks
+    already follow one another, and notes still sounding at the end of a track end there.
+    """
+
+    name: str  # as shown in messages
+    ticks_per_beat: int
+    parts: list[smf.Part]  # in track order; each part's name is its Track name
+    tempos: list[tuple[int, int]]  # (tick, microseconds per quarter) in track order, 0 left out
+    meters: list[tuple[int, int]]  # (numerator, denominator) in track order
+    keys: list[tuple[int, int]]  # (sharps, minor) in track order
+    end: int  # the end of the longest track, ticks
+
+    def note_rows(self, resolution: int) -> np.ndarray:
+        """Every note at ``resolution`` steps per quarter, with read_midi's rules for rounding and
+        for overlaps (see read_midi); ``resolution=ticks_per_beat`` keeps ticks.
+
+        Returns
+        -------
+        ndarray, shape=(n, 5)
+            int64 rows of part index, start, duration (at least 1), pitch, velocity, sorted by part,
+            then start, duration, pitch, velocity.
+        """
+        return _note_rows([p.notes for p in self.parts], self.ticks_per_beat, resolution)
+
+
+def read_midi_ticks(path_or_dash: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> MidiTicks:
+    """Read and check a MIDI file, from a path or ``"-"`` (stdin), without quantizing it.
 
     At most MAX_FILE_BYTES are read, so /dev/zero, a FIFO or endless stdin is refused rather than
-    read until memory runs out. The bytes pass read_midi's checks and caps (through symusic) before
-    mido makes one Python object per message.
+    read until memory runs out. The caps on steps and bars are counted at ``resolution``.
 
     Raises
     ------
     MidiError
-        One line naming the file (``<stdin>`` for ``"-"``) and the reason.
+        One line naming the file (``<stdin>`` for ``"-"``) and the reason (see read_midi).
     """
     name = _name(path_or_dash)
-    data = _read_bounded(path_or_dash, name)
-    _parse(data, name, resolution)
-    try:
-        return mido.MidiFile(file=io.BytesIO(data))
-    except Exception as e:  # symusic accepted what mido refuses (mido is stricter on data bytes)
-        raise MidiError(f"{name}: not a valid MIDI file ({_reason(e)})") from None
+    return _decode(_read_bounded(path_or_dash, name), name, resolution)
 
 
 def _name(path_or_dash: str | os.PathLike) -> str:
@@ -113,13 +140,8 @@ def _read_bounded(path_or_dash: str | os.PathLike, name: str) -> bytes:
     return data
 
 
-def _reason(e: Exception) -> str:
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
-
-
-def _parse(data: bytes, name: str, resolution: int) -> Score:
-    """MIDI bytes to a Score: chunks checked, each track parsed by symusic, caps, then quantized."""
+def _decode(data: bytes, name: str, resolution: int) -> MidiTicks:
+    """MIDI bytes to MidiTicks: chunks checked, each track parsed by symusic, caps checked."""
     header, tracks = _split(data, name)
     parsed = _read_tracks(tracks, header.division, name)
     if header.format == 2:  # tracks play one after another
@@ -129,30 +151,38 @@ def _parse(data: bytes, name: str, resolution: int) -> Score:
             track.shift(offset)
             offset += length
     end_tick = max(t.end for t in parsed)
-    tempos = sorted(tempo for t in parsed for tempo in t.tempos)
-    meter = next((m for t in parsed for m in t.meters if _meter_fits(*m, resolution)), (4, 4))
-    _check_caps(name, end_tick, header.division, tempos, resolution, meter)
-    key = next((k for t in parsed for k in t.keys), None)
-    if key is not None and key not in mido.midifiles.meta._key_signature_decode:
-        sharps, minor = key
+    tempos = [tempo for t in parsed for tempo in t.tempos]
+    meters = [m for t in parsed for m in t.meters]
+    meter = next((m for m in meters if _meter_fits(*m, resolution)), (4, 4))
+    _check_caps(name, end_tick, header.division, sorted(tempos), resolution, meter)
+    keys = [k for t in parsed for k in t.keys]
+    if keys and not (-7 <= keys[0][0] <= 7 and keys[0][1] in (0, 1)):
+        sharps, minor = keys[0]
         why = f"KeySignatureError: key signature with {sharps} sharps and mode {minor} is not valid"
         raise MidiError(f"{name}: not a valid MIDI file ({why})")
-    tracks = [
-        Track(
-            track.name or (f"track {ti}" if len(track.parts) == 1 else f"track {ti} part {part + 1}"),
-            program,
-            drum,
-        )
-        for ti, track in enumerate(parsed)
-        for part, (program, drum, _) in enumerate(track.parts)
-    ]
-    notes, last_note = _quantize([p[2] for t in parsed for p in t.parts], header.division, resolution)
-    for track, track_notes in zip(tracks, notes):
-        track.notes = track_notes
+    for ti, track in enumerate(parsed):
+        for k, part in enumerate(track.parts):
+            part.name = track.name or (f"track {ti}" if len(track.parts) == 1 else f"track {ti} part {k + 1}")
+    parts = [part for track in parsed for part in track.parts]
+    return MidiTicks(name, header.division, parts, tempos, meters, keys, end_tick)
+
+
+def _to_score(midi: MidiTicks, resolution: int) -> Score:
+    """MidiTicks quantized to a Score (see read_midi for the rules)."""
+    tracks = [Track(p.name, p.program, p.is_drum) for p in midi.parts]
+    rows = midi.note_rows(resolution)
+    bounds = np.searchsorted(rows[:, 0], np.arange(len(tracks) + 1))
+    flat = [Note(*row) for row in rows[:, 1:].tolist()]
+    for track, a, b in zip(tracks, bounds[:-1], bounds[1:]):
+        track.notes = flat[a:b]
+    last_note = int((rows[:, 1] + rows[:, 2]).max()) if len(rows) else 0
+    tempos = sorted(midi.tempos)
     bpm = mido.tempo2bpm(tempos[0][1]) if tempos else 120.0
-    last = round(end_tick * resolution / header.division)  # trailing silence included
+    last = round(midi.end * resolution / midi.ticks_per_beat)  # trailing silence included
     length = last if last > last_note else 0
-    return Score(tracks, resolution, round(bpm, 3), meter, _key_from_mido(key), Path(name).stem, length)
+    meter = next((m for m in midi.meters if _meter_fits(*m, resolution)), (4, 4))
+    key = midi.keys[0] if midi.keys else None
+    return Score(tracks, resolution, round(bpm, 3), meter, _key_from_midi(key), Path(midi.name).stem, length)
 
 
 def _read_tracks(tracks: list[bytes], division: int, name: str) -> list[smf.TrackEvents]:
@@ -167,7 +197,7 @@ def _read_tracks(tracks: list[bytes], division: int, name: str) -> list[smf.Trac
             raise MidiError(f"{name}: more than {limit:,} {what}, too many to load") from None
         except smf.ChunkError as e:
             raise MidiError(f"{name}: not a valid MIDI file ({e})") from None
-        notes += sum(len(p[2]) for p in track.parts)
+        notes += sum(len(p.notes) for p in track.parts)
         events += track.n_events
         parsed.append(track)
     return parsed
@@ -204,16 +234,16 @@ def _meter_fits(numerator: int, denominator: int, resolution: int) -> bool:
     return numerator > 0 and denominator > 0 and bar % denominator == 0 and bar >= denominator
 
 
-def _quantize(parts: list[np.ndarray], tpb: int, resolution: int) -> tuple[list[list[Note]], int]:
-    """Ticks to steps, every track at once: each part's (n, 4) rows of start tick, end tick, pitch,
-    velocity become Notes in onset order. Also returns the step where the last note ends.
+def _note_rows(parts: list[np.ndarray], tpb: int, resolution: int) -> np.ndarray:
+    """Ticks to steps, every part at once: each part's (n, 4) rows of start tick, end tick, pitch,
+    velocity become rows of part, start, duration, pitch, velocity (see MidiTicks.note_rows).
 
-    In each track, notes are taken in the order (start tick, end tick, pitch, velocity); when a note
+    In each part, notes are taken in the order (start tick, end tick, pitch, velocity); when a note
     of one pitch still sounds at the next one's start step, it is cut there, or dropped if both start
     on one step.
     """
     if not parts:
-        return [], 0
+        return np.zeros((0, 5), dtype=np.int64)
     part = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
     ticks = np.concatenate(parts)
     order = np.lexsort((ticks[:, 3], ticks[:, 1], ticks[:, 0], ticks[:, 2], part))  # by track, pitch, time
@@ -227,19 +257,15 @@ def _quantize(parts: list[np.ndarray], tpb: int, resolution: int) -> tuple[list[
     end = np.where(overlaps, next_start, end)
     keep = ~(overlaps & (next_start == start))
     rows = np.stack([part, start, end - start, pitch, velocity], axis=1)[keep]
-    rows = rows[np.lexsort(rows.T[::-1])]  # by track, then (start, duration, pitch, velocity)
-    bounds = np.searchsorted(rows[:, 0], np.arange(len(parts) + 1))
-    flat = [Note(*row) for row in rows[:, 1:].tolist()]
-    last = int((rows[:, 1] + rows[:, 2]).max()) if len(rows) else 0
-    return [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:])], last
+    return rows[np.lexsort(rows.T[::-1])]  # by part, then (start, duration, pitch, velocity)
 
 
-def _key_from_mido(key: tuple[int, int] | None) -> str | None:
+def _key_from_midi(key: tuple[int, int] | None) -> str | None:
+    """A MIDI key signature (sharps -7..7, minor 0 or 1) in composer's spelling: (-3, 0) "Eb major"."""
     if key is None:
         return None
-    name = mido.midifiles.meta._key_signature_decode[key]
-    minor = name.endswith("m")
-    return f"{name.rstrip('m')} {'minor' if minor else 'major'}"
+    sharps, minor = key
+    return key_name(sharps * 7 + 9 * minor, MODES[minor])  # each sharp is a fifth up; minor: a sixth
 
 
 def _split(data: bytes, name: str) -> tuple[smf.Header, list[bytes]]:
@@ -269,12 +295,13 @@ def _split(data: bytes, name: str) -> tuple[smf.Header, list[bytes]]:
 
 
 def _key_to_mido(key: str | None) -> str | None:
-    if not key:
+    """mido's name of a key in any spelling parse_key reads ("E- major" -> "Eb"); None for no key or
+    one that is not major or minor."""
+    try:
+        tonic, _, mode = spell_key(key).partition(" ")
+    except ComposerError:
         return None
-    tonic, _, mode = key.partition(" ")
-    tonic = tonic[0].upper() + tonic[1:].replace("-", "b")
-    name = tonic + ("m" if mode == "minor" else "")
-    return name if name in mido.midifiles.meta._key_signature_encode else None
+    return tonic + ("m" if mode == "minor" else "")
 
 
 def to_midifile(score: Score) -> mido.MidiFile:

@@ -8,8 +8,11 @@ Rests are real, visible rests, and the title and composer credit say what made t
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 
+from composer.errors import ComposerError
+from composer.keys import spell_key
 from composer.midi_io import PathOrFile, _write_bytes
 from composer.music import Note, Score, Track
 from composer.version import __version__
@@ -98,9 +101,9 @@ def _key(score: Score):
     """The Score's key as a music21 key.Key, else music21's estimate from its notes (C major if none)."""
     from music21 import key, note, stream
 
-    if score.key:
-        tonic, _, mode = score.key.partition(" ")
-        return key.Key(tonic[:1] + tonic[1:].replace("b", "-"), mode or "major")  # "Eb" -> "E-"
+    with contextlib.suppress(ComposerError):  # no key, or one that is not major or minor: estimate
+        tonic, _, mode = spell_key(score.key).partition(" ")
+        return key.Key(tonic[:1] + tonic[1:].replace("b", "-"), mode)  # music21 spells Eb "E-"
     notes = [n for t in score.tracks if not t.is_drum for n in t.notes]
     if not notes:
         return key.Key("C")

@@ -1,10 +1,13 @@
 """Standard MIDI File chunks: the header and track chunks of untrusted bytes, checked without parsing events.
 
-The reader (midi_io.read_midi) hands each track chunk to symusic on its own, so that every event keeps
+The reader (midi_io.read_midi_ticks, behind read_midi and playback) hands each track chunk to symusic on its own, so that every event keeps
 the index of its MIDI track, as type-2 files and first-in-track-order rules need. Before that, each
 chunk is rewritten so that symusic reports what it would otherwise drop: the end-of-track time (a
 marker at that time) and notes still sounding there (a note-off for every pitch of every channel
 that may have one).
+
+symusic keeps no MIDI channel numbers (its maintainers keep them out of scope, symusic issue #120):
+a Part is one (track, channel, program), and playback gives each Part a channel of its own.
 """
 
 from __future__ import annotations
@@ -103,16 +106,38 @@ def single_track_file(body: bytes, division: int) -> bytes:
 
 
 @dataclass
+class Part:
+    """One symusic track: the notes of one (MIDI track, channel, program), with that channel's
+    controllers and pitch bends. Arrays are int64, ticks from the file's start.
+
+    notes: shape (n, 4), columns start tick, end tick, pitch, velocity.
+    controls: shape (m, 3), columns tick, controller number, value.
+    bends: shape (k, 2), columns tick, bend (-8192..8191).
+    """
+
+    program: int
+    is_drum: bool
+    notes: np.ndarray
+    controls: np.ndarray
+    bends: np.ndarray
+    name: str = ""  # set by the reader: the MIDI track's name, or "track 2", "track 2 part 1"
+
+    def shift(self, ticks: int) -> None:
+        self.notes[:, :2] += ticks
+        self.controls[:, 0] += ticks
+        self.bends[:, 0] += ticks
+
+
+@dataclass
 class TrackEvents:
     """What symusic read from one track chunk, as plain arrays and tuples (ticks from the track's start).
 
-    ``parts`` holds one (program, is_drum, notes) per symusic track: notes is an int64 array of shape
-    (n, 4) with columns start tick, end tick, pitch, velocity.
+    ``parts`` holds the symusic tracks that have notes (symusic drops a channel without notes).
     """
 
     name: str
     end: int
-    parts: list[tuple[int, bool, np.ndarray]]
+    parts: list[Part]
     tempos: list[tuple[int, int]]  # (tick, microseconds per quarter), 0 left out
     meters: list[tuple[int, int]]  # (numerator, denominator) in time order
     keys: list[tuple[int, int]]  # (sharps, minor) in time order
@@ -122,8 +147,8 @@ class TrackEvents:
         """Move every event ``ticks`` later (type-2 files play their tracks one after another)."""
         self.end += ticks
         self.tempos = [(t + ticks, v) for t, v in self.tempos]
-        for _, _, notes in self.parts:
-            notes[:, :2] += ticks
+        for part in self.parts:
+            part.shift(ticks)
 
 
 def read_track(body: bytes, division: int, max_notes: int, max_events: int) -> TrackEvents:
@@ -151,25 +176,31 @@ def read_track(body: bytes, division: int, max_notes: int, max_events: int) -> T
     n_events += len(score.markers)
     if n_events > max_events:
         raise CapError(f"more than {max_events:,} events, too many to load")
-    parts = []
-    for track in score.tracks:
-        if track.note_num():
-            a = track.notes.numpy()
-            notes = np.empty((len(a["time"]), 4), dtype=np.int64)
-            notes[:, 0] = a["time"]
-            notes[:, 1] = notes[:, 0] + a["duration"]
-            notes[:, 2] = a["pitch"]
-            notes[:, 3] = a["velocity"]
-            parts.append((int(track.program), bool(track.is_drum), notes))
+    parts = [_part(track) for track in score.tracks if track.note_num()]
     return TrackEvents(
         name=next((t.name.strip() for t in score.tracks if t.name.strip()), ""),
         # The end marker is lost when symusic stops early (a damaged end-of-track): then the last note.
-        end=max([m.time for m in score.markers] + [int(notes[:, 1].max()) for _, _, notes in parts] + [0]),
+        end=max([m.time for m in score.markers] + [int(p.notes[:, 1].max()) for p in parts] + [0]),
         parts=parts,
         tempos=_pairs(score.tempos, "time", "mspq", drop_zero=True),
         meters=_pairs(score.time_signatures, "numerator", "denominator"),
         keys=_pairs(score.key_signatures, "key", "tonality"),
         n_events=n_events,
+    )
+
+
+def _part(track) -> Part:
+    """A symusic track's notes, controllers and pitch bends as int64 arrays."""
+    a = {k: v.astype(np.int64) for k, v in track.notes.numpy().items()}
+    notes = np.stack([a["time"], a["time"] + a["duration"], a["pitch"], a["velocity"]], axis=1)
+    c = track.controls.numpy() if len(track.controls) else {"time": [], "number": [], "value": []}
+    b = track.pitch_bends.numpy() if len(track.pitch_bends) else {"time": [], "value": []}
+    return Part(
+        program=int(track.program),
+        is_drum=bool(track.is_drum),
+        notes=notes,
+        controls=np.array([c["time"], c["number"], c["value"]], dtype=np.int64).T.reshape(-1, 3),
+        bends=np.array([b["time"], b["value"]], dtype=np.int64).T.reshape(-1, 2),
     )
 
 

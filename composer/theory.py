@@ -1,5 +1,5 @@
 """Four-part harmony that several layers share: SATB voices and ranges, each voice as one line on the
-step grid, parallel fifths and octaves, triads, and the key profiles.
+step grid, parallel fifths and octaves, triads (key profiles are in composer.keys).
 
 Voices are a score's pitched tracks in SATB order: highest mean pitch first (``to_voices``). Each
 voice is read as one line on the step grid (``to_grid``): at every step it sounds the pitch of the
@@ -18,9 +18,6 @@ from composer.music import Score, Track
 SATB_RANGES = ((60, 79), (55, 74), (48, 67), (40, 60))  # S C4-G5, A G3-D5, T C3-G4, B E2-C4 (inclusive)
 PERFECT = (0, 7)  # interval classes of unisons/octaves and fifths (compound intervals included)
 TRIADS = (frozenset({0, 4, 7}), frozenset({0, 3, 7}))  # major, minor; as pitch classes above the root
-# Krumhansl-Kessler key profiles, tonic first (the one copy: token_codec's key estimate and the chorale endings read them).
-MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 
 
 def to_voices(score: Score, n_voices: int = 4) -> list[Track]:

@@ -134,22 +134,22 @@ def test_endless_input_is_read_only_up_to_the_limit(monkeypatch):
     endless = _Endless()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(endless, buffer_size=1024)))
     with pytest.raises(MidiError, match="^<stdin>: more than 4,096 bytes"):
-        midi_io.read_midifile("-")
+        midi_io.read_midi_ticks("-")
     assert endless.served <= 4096 + 1024
 
 
-def test_read_midifile_from_stdin_applies_the_same_checks(monkeypatch):
+def test_read_midi_ticks_from_stdin_applies_the_same_checks(monkeypatch):
     data = (DATA / "many-notes.mid").read_bytes()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
-    mid = midi_io.read_midifile("-")
-    assert sum(m.type == "note_on" and m.velocity > 0 for t in mid.tracks for m in t) == 1000
+    midi = midi_io.read_midi_ticks("-")
+    assert midi.name == "<stdin>" and sum(len(p.notes) for p in midi.parts) == 1000
     monkeypatch.setattr(midi_io, "MAX_STEPS", 100)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     with pytest.raises(MidiError, match="^<stdin>: absurd length"):
-        midi_io.read_midifile("-")
+        midi_io.read_midi_ticks("-")
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
     with pytest.raises(MidiError, match="^<stdin>: empty file"):
-        midi_io.read_midifile("-")
+        midi_io.read_midi_ticks("-")
 
 
 def test_steps_cap(monkeypatch):

@@ -1,7 +1,8 @@
 """Seeded fuzzing: hundreds of broken MIDI files and cache entries, in process, in a few seconds.
 
-Every MIDI mutant either reads into a clean Score (notes inside the caps and ranges) or raises one
-MidiError line naming the file; no other exception type ever escapes. Every damaged cache entry is
+Every MIDI mutant either reads into a clean Score (notes inside the caps and ranges) and clean
+playback messages (every note-on closed by a note-off), or raises one MidiError line naming the
+file; no other exception type ever escapes. Every damaged cache entry is
 a miss that is rebuilt to the same pieces. benchmarks/bench_fuzz.py runs 5,000+ mutants through the CLI.
 """
 
@@ -17,7 +18,8 @@ import pytest
 from composer import load_corpus, read_midi, write_midi
 from composer.corpora.cache import CacheWarning
 from composer.errors import MidiError
-from composer.midi_io import MAX_NOTES, MAX_STEPS
+from composer.live.events import from_midi_ticks
+from composer.midi_io import MAX_NOTES, MAX_STEPS, read_midi_ticks
 from composer.music import Note, Score, Track
 from tests.midi_mutants import KINDS, mutate
 
@@ -41,6 +43,18 @@ def _assert_clean(score: Score) -> None:
             assert n.start >= 0 and n.duration >= 1 and 0 <= n.pitch <= 127 and 1 <= n.velocity <= 127
 
 
+def _assert_playable(events: list) -> None:
+    """Beats in order, bytes in range, and on each channel and pitch every note-on closed later."""
+    assert [b for b, _ in events] == sorted(b for b, _ in events)
+    sounding = Counter()
+    for _, (status, *data) in events:
+        assert 0x80 <= status <= 0xEF and all(0 <= d <= 127 for d in data)
+        if status & 0xF0 in (0x80, 0x90):
+            sounding[status & 0x0F, data[0]] += 1 if status & 0xF0 == 0x90 else -1
+            assert sounding[status & 0x0F, data[0]] >= 0
+    assert not +sounding
+
+
 def test_midi_mutants_read_cleanly_or_raise_one_midi_error(tmp_path, bach):
     rng = random.Random(20261121)
     seeds = _seeds(tmp_path, bach)
@@ -57,6 +71,7 @@ def test_midi_mutants_read_cleanly_or_raise_one_midi_error(tmp_path, bach):
             outcomes[kind, "refused"] += 1
             continue
         _assert_clean(score)
+        _assert_playable(from_midi_ticks(read_midi_ticks(path)).events)
         outcomes[kind, "read"] += 1
     assert sum(outcomes.values()) == N_MUTANTS
     for kind in KINDS:  # each kind produced both outcomes, so the harness reaches past the header

@@ -24,6 +24,7 @@ import pytest
 
 from composer import read_midi, to_pianoroll, to_tokens, write_midi
 from composer.errors import MidiError
+from composer.keys import spell_key
 from composer.midi_io import _meter_fits
 from composer.music import Note, Score, Track
 
@@ -106,7 +107,7 @@ def _quantize(notes: list[tuple[int, int, int, int]], tpb: int, resolution: int)
 
 
 def _mido_key_name(key: str) -> str:
-    return f"{key.rstrip('m')} {'minor' if key.endswith('m') else 'major'}"
+    return spell_key(key)  # mido's "Gb" and "Ebm" in composer's one spelling: "F# major", "Eb minor"
 
 
 def _reference(data: bytes, name: str, resolution: int = 4) -> Score:

@@ -18,6 +18,7 @@ import importlib.util
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from composer.keys import key_name
 from composer.music import Note, Score, Track
 
 VOICES = ("Soprano", "Alto", "Tenor", "Bass")
@@ -149,4 +150,4 @@ def _key_name(stream) -> str | None:
     if ks is None:
         return None
     k = ks if hasattr(ks, "tonic") else ks.asKey("major")
-    return f"{k.tonic.name.replace('-', 'b')} {k.mode}"
+    return key_name(k.tonic.pitchClass, k.mode)

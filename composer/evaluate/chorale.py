@@ -18,15 +18,14 @@ into rates. Bach's own figures, measured with this code, are in benchmarks/RESUL
 from __future__ import annotations
 
 import itertools
-import re
 from collections import Counter
 
 import numpy as np
 
+from composer.errors import ComposerError
+from composer.keys import estimate_key, parse_key
 from composer.music import Note, Score, Track
 from composer.theory import (
-    MAJOR_PROFILE,
-    MINOR_PROFILE,
     SATB_RANGES,
     TRIADS,
     parallel_mask,
@@ -249,32 +248,12 @@ def summarize_chorale(scores: list[Score], endings: list[Score] | None = None) -
     return out
 
 
-_TONIC = re.compile(r"^\s*([A-Ga-g])([#b-]*)")
-
-
-def to_tonic(key: str) -> int | None:
-    """The pitch class of a key's tonic ("E- major", "Bb major", "f# minor", "Am"); None if unreadable."""
-    m = _TONIC.match(key or "")
-    if not m:
-        return None
-    base = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}[m.group(1).lower()]
-    return (base + m.group(2).count("#") - m.group(2).count("b") - m.group(2).count("-")) % 12
-
-
-def estimate_tonic(notes: list[Note]) -> int | None:
-    """Tonic pitch class of the Krumhansl-Kessler key that best matches the duration-weighted pitch
-    classes; None without notes."""
-    hist = np.zeros(12)
-    for n in notes:
-        hist[n.pitch % 12] += n.duration
-    if not hist.any():
-        return None
-    if np.ptp(hist) == 0:  # every pitch class alike: no key fits better than another
-        return 0
-    best = max(
-        (np.corrcoef(hist, np.roll(p, t))[0, 1], t) for p in (MAJOR_PROFILE, MINOR_PROFILE) for t in range(12)
-    )
-    return best[1]
+def _tonic(key: str | None, notes: list[Note]) -> int:
+    """The tonic pitch class of ``key``, else (missing or unreadable) of the key of ``notes``."""
+    try:
+        return parse_key(key)[0]
+    except ComposerError:
+        return parse_key(estimate_key(notes))[0]
 
 
 def ending_metrics(score: Score) -> dict:
@@ -293,8 +272,7 @@ def ending_metrics(score: Score) -> dict:
     notes = [n for t in voices for n in t.notes]
     if not notes:
         return dict.fromkeys((*ENDING_KEYS, "tonic"))
-    tonic = to_tonic(score.key) if score.key else None
-    tonic = estimate_tonic(notes) if tonic is None else tonic
+    tonic = _tonic(score.key, notes)
     pitches = _sounding(voices, max(n.start for n in notes))
     pcs = frozenset(p % 12 for p in pitches)
     roots = [r for r in pcs if _is_triad(pcs, r)]

@@ -28,10 +28,11 @@ from pathlib import Path
 import numpy as np
 
 from composer.errors import CheckpointError, ComposerError
+from composer.keys import key_name, parse_key
 from composer.music import Score, transpose
 from composer.paths import default_checkpoint
 from composer.representations.harmony_grid import HOLD, N_SPECIAL, REST, VOICES, HarmonyGrid
-from composer.representations.token_codec import key_name, parse_key, to_c
+from composer.representations.token_codec import to_c
 from composer.theory import SATB_RANGES, is_parallel
 
 DEFAULT_CHECKPOINT = default_checkpoint("harmonizer")

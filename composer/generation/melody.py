@@ -13,11 +13,9 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from composer.errors import ComposerError
+from composer.keys import key_name, key_scores, parse_key
 from composer.music import DEFAULT_RESOLUTION, Note, Score, Track
-from composer.representations.token_codec import MAJOR_PROFILE, MINOR_PROFILE, key_name, parse_key
 
 MUSICXML = (".musicxml", ".xml", ".mxl")
 MAX_MUSICXML_BYTES = 8_000_000
@@ -91,14 +89,7 @@ def to_top_line(notes: list[Note]) -> list[Note]:
 def guess_key(notes: list[Note]) -> str:
     """The key of a melody: the best Krumhansl-Kessler match, unless a key on the last note's pitch
     class matches nearly as well (melodies end on the tonic far more often than not)."""
-    hist = np.zeros(12)
-    for n in notes:
-        hist[n.pitch % 12] += n.duration
-    scores = {
-        (pc, mode): float(np.nan_to_num(np.corrcoef(hist, np.roll(profile, pc))[0, 1]))
-        for profile, mode in ((MAJOR_PROFILE, "major"), (MINOR_PROFILE, "minor"))
-        for pc in range(12)
-    }
+    scores = key_scores(notes)
     best = max(scores, key=lambda k: (scores[k], -k[0]))
     final = notes[-1].pitch % 12
     on_final = max(((final, m) for m in ("major", "minor")), key=lambda k: scores[k])

@@ -20,14 +20,13 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from composer.checkpoint import load_checkpoint
 from composer.errors import CheckpointError, OptionError
 from composer.generation.musegan_voicing import choose_pitches
-from composer.models.musegan import LATENTS, Generator, MuseGANConfig
 from composer.music import Score, Track, crop
 from composer.paths import default_checkpoint
 from composer.representations.pianoroll import RollCodec
@@ -35,10 +34,16 @@ from composer.representations.pianoroll import RollCodec
 DEFAULT_CHECKPOINT = default_checkpoint("musegan")
 FLOW = 0.7  # rho: how much of a phrase's chords/melody latent carries into the next phrase
 THRESHOLD = 0.0  # tanh output above this sounds
+# Torch and the model are imported where a generator is loaded or run, so that decoding, voicing
+# and the options (to_score, meta_score, parse_vary) import without torch.
+if TYPE_CHECKING:
+    from composer.models.musegan import Generator, MuseGANConfig
 
 
 def load_generator(checkpoint: str | Path | None = None) -> tuple[Generator, dict]:
     """The generator (eval mode, CPU) and meta of a musegan checkpoint; None is the shipped one."""
+    from composer.models.musegan import Generator, MuseGANConfig
+
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
     like = lambda config: Generator(MuseGANConfig.from_dict(config))  # noqa: E731 (shapes checked first)
     meta, state, _ = load_checkpoint(folder, kind="musegan", like=like)
@@ -70,6 +75,8 @@ def parse_vary(vary: str | Iterable[str] | None, n_tracks: int) -> set[str]:
 
 
 def _draw(seed: int, latent: str, track: int, phrase: int, vary: set[str], z_dim: int) -> np.ndarray:
+    from composer.models.musegan import LATENTS
+
     key = latent if latent in ("chords", "style") else f"{latent}:{track}"
     salt = 1 if key in vary else 0
     rng = np.random.default_rng([seed, LATENTS.index(latent), track, phrase, salt])
@@ -78,6 +85,8 @@ def _draw(seed: int, latent: str, track: int, phrase: int, vary: set[str], z_dim
 
 def latent_stream(cfg: MuseGANConfig, seed: int, vary: set[str], flow: float = FLOW) -> Iterator[dict]:
     """Latents of phrase 0, 1, 2, ...: dicts of chords/style (1, z) and melody/groove (1, tracks, z)."""
+    import torch
+
     z, tracks = cfg.z_dim, range(cfg.n_tracks)
     style = _draw(seed, "style", 0, 0, vary, z)
     groove = np.stack([_draw(seed, "groove", t, 0, vary, z) for t in tracks])
@@ -150,6 +159,8 @@ def decode_roll(roll: np.ndarray, meta: dict, rules: bool = False, base: Score |
 def draw_phrases(gen: Generator, latents: Iterator[dict], n: int, last: bool) -> np.ndarray:
     """``n`` consecutive phrases, the final one drawn as the piece's last phrase when ``last`` (and
     the model has that condition). Returns ndarray, shape=(n * bars, steps, pitches, tracks, ch)."""
+    import torch
+
     out = []
     for k in range(n):
         cond = torch.full((1, gen.cfg.n_conditions), float(last and k == n - 1))

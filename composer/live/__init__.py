@@ -3,7 +3,7 @@
 Only composer.live.ports imports rtmidi, and only when a port is opened.
 """
 
-from composer.live.events import Timeline, from_midifile, to_events, with_clock
+from composer.live.events import Timeline, from_midi_ticks, to_events, with_clock
 from composer.live.ports import PortError, list_ports, open_input, open_output
 from composer.live.scheduler import Player, PlayStats, play
 from composer.live.session import PortOptions, play_file, play_live, play_score
@@ -18,7 +18,7 @@ __all__ = [
     "PortError",
     "PortOptions",
     "Timeline",
-    "from_midifile",
+    "from_midi_ticks",
     "list_ports",
     "open_input",
     "open_output",

@@ -1,4 +1,4 @@
-"""Timed MIDI events for playback: a Score or a MIDI file -> (beat, message bytes), plus its tempo map.
+"""Timed MIDI events for playback: a Score or a decoded MIDI file -> (beat, message bytes), plus a tempo map.
 
 Events are timed in beats (quarter notes), not seconds, so one list can follow a tempo map, a
 ``--bpm`` override, a loop, or an external MIDI clock; the Timeline turns beats into clock times.
@@ -11,13 +11,13 @@ import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import mido
+import numpy as np
 
-from composer.midi_io import default_channels
+from composer.midi_io import MidiTicks, default_channels
 from composer.music import Score
 
 Event = tuple[float, tuple[int, ...]]  # (beat, raw MIDI bytes)
-NOTE_OFF, NOTE_ON, CONTROL, PROGRAM = 0x80, 0x90, 0xB0, 0xC0
+NOTE_OFF, NOTE_ON, CONTROL, PROGRAM, BEND = 0x80, 0x90, 0xB0, 0xC0, 0xE0
 
 
 def program_events(score: Score, channels: list[int], beat: float = 0.0) -> list[Event]:
@@ -60,30 +60,60 @@ def to_events(
 
 @dataclass
 class MidiFileEvents:
-    """A MIDI file's channel and system messages in file order, its length and tempo map, in beats."""
+    """A MIDI file's channel messages in play order, its length and tempo map, in beats."""
 
     events: list[Event]
     length: float  # beats up to the end of the longest track
     tempos: list[tuple[float, float]]  # (beat, seconds per beat), first at beat 0
 
 
-def from_midifile(mid: mido.MidiFile) -> MidiFileEvents:
-    """Every non-meta message of ``mid`` in merged file order (mido.merge_tracks), timed in beats."""
-    tpb = mid.ticks_per_beat
-    events: list[Event] = []
+# At one tick: note-offs, then program changes, controllers and pitch bends, then note-ons, so a
+# repeated pitch is not cut by its predecessor and a note starts with its channel's settings.
+_OFF, _SETUP, _ON = 0, 1, 2
+
+
+def from_midi_ticks(midi: MidiTicks) -> MidiFileEvents:
+    """The messages to play a decoded MIDI file (midi_io.read_midi_ticks), timed in beats.
+
+    Each part (one MIDI track, channel and program, as read_midi makes Tracks) plays on its own
+    channel, midi_io.default_channels of the parts: drums on channel 10, the others on 1, 2, 3...
+    Each non-drum part starts with its program change at beat 0; its controllers and pitch bends
+    keep their ticks; its notes are read_midi's notes at tick resolution (same-pitch overlaps cut
+    the same way), so every note-on has its note-off, at least a tick later. Tempo changes are
+    kept; of several at one tick the last in track order wins.
+    """
+    tpb = midi.ticks_per_beat
+    channels = default_channels(midi.parts)
+    rows = [np.zeros((0, 7), dtype=np.int64)]  # tick, order, part, status, data 1, data 2, length
+    for i, (part, ch) in enumerate(zip(midi.parts, channels)):
+        if not part.is_drum:
+            rows.append(np.array([[0, _SETUP, i, PROGRAM | ch, part.program & 0x7F, 0, 2]]))
+        c, b = part.controls, part.bends + [0, 8192]  # a bend is sent as 14 bits, 8192 at rest
+        rows.append(_rows(c[:, 0], _SETUP, i, CONTROL | ch, c[:, 1], c[:, 2]))
+        rows.append(_rows(b[:, 0], _SETUP, i, BEND | ch, b[:, 1] & 0x7F, b[:, 1] >> 7))
+    notes = midi.note_rows(tpb)  # part, start, duration, pitch, velocity
+    part, start, end, pitch = notes[:, 0], notes[:, 1], notes[:, 1] + notes[:, 2], notes[:, 3]
+    status = np.asarray(channels, dtype=np.int64)[part]
+    rows.append(_rows(start, _ON, part, NOTE_ON | status, pitch, notes[:, 4]))
+    rows.append(_rows(end, _OFF, part, NOTE_OFF | status, pitch, 0))
+    table = np.concatenate(rows)
+    table = table[np.lexsort((table[:, 2], table[:, 1], table[:, 0]))]  # stable: file order kept
+    events = [
+        (tick / tpb, (st, d1, d2) if n == 3 else (st, d1)) for tick, _, _, st, d1, d2, n in table.tolist()
+    ]
     tempos: list[tuple[float, float]] = [(0.0, 0.5)]
-    tick = 0
-    for msg in mido.merge_tracks(mid.tracks):
-        tick += msg.time
-        if msg.type == "set_tempo":
-            spb = msg.tempo / 1e6
-            if tick == 0 or tempos[-1][0] == tick / tpb:
-                tempos[-1] = (tick / tpb, spb)
-            else:
-                tempos.append((tick / tpb, spb))
-        elif not msg.is_meta:
-            events.append((tick / tpb, tuple(msg.bytes())))
-    return MidiFileEvents(events, tick / tpb, tempos)
+    for tick, tempo in sorted(midi.tempos, key=lambda t: t[0]):
+        if tick == 0 or tempos[-1][0] == tick / tpb:
+            tempos[-1] = (tick / tpb, tempo / 1e6)
+        else:
+            tempos.append((tick / tpb, tempo / 1e6))
+    return MidiFileEvents(events, midi.end / tpb, tempos)
+
+
+def _rows(ticks, order, part, status, data1, data2) -> np.ndarray:
+    """Event rows (see from_midi_ticks) of 3-byte messages, one per tick, the other columns broadcast."""
+    n = len(ticks)
+    return np.stack(np.broadcast_arrays(ticks, order, part, status, data1, data2, 3), axis=1).reshape(n, 7)
 
 
 class Timeline:

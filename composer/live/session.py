@@ -17,12 +17,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from composer.errors import ComposerError, MidiError
-from composer.live.events import Event, Timeline, from_midifile, looped, to_events, with_clock
+from composer.live.events import Event, Timeline, from_midi_ticks, looped, to_events, with_clock
 from composer.live.ports import PortError, open_input, open_output
 from composer.live.scheduler import STOP_SIGNALS, PlayStats, play
 from composer.live.stream import BarStream, StreamStats
 from composer.live.sync import ClockFollower
-from composer.midi_io import read_midifile
+from composer.midi_io import read_midi_ticks
 from composer.music import Score
 
 
@@ -174,13 +174,13 @@ def _lead_in(out, options: PortOptions, on_wait) -> None:
 
 
 def play_file(path: str, options: PortOptions, bpm=None, loop: bool = False, on_wait=None) -> PlayStats:
-    """Play a MIDI file (or ``-``, stdin) with its own channels, programs and tempo map.
+    """Play a MIDI file (or ``-``, stdin): its parts, programs, controllers, pitch bends and tempo map.
 
-    The file is read and checked by midi_io.read_midifile (size, length and note limits) before any
-    port is opened.
+    The file is decoded as read_midi decodes it (midi_io.read_midi_ticks: size, length and note
+    limits; type-2 tracks one after another) before any port is opened; events.from_midi_ticks says
+    which channel each part plays on.
     """
-    mid = read_midifile(path)
-    piece = from_midifile(mid)
+    piece = from_midi_ticks(read_midi_ticks(path))
     if loop and piece.length <= 0:
         raise MidiError(f"{path}: the file has no length to loop")
     timeline = Timeline(piece.tempos, loop=piece.length if loop else None)

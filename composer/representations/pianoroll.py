@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
+from composer.keys import key_name
 from composer.music import Note, Score, Track, transpose
 from composer.theory import to_voices
 
@@ -327,7 +328,7 @@ class RollCodec:
             for n in (n for t in tracks for n in t.notes):
                 third[(n.pitch - self.tonic) % 12] += n.duration
             mode = "minor" if third[3] > third[4] else "major"
-            key = f"{_pitch_name(self.tonic)} {mode}"
+            key = key_name(self.tonic, mode)
         return Score(tracks, self.resolution, self.bpm, self.time_signature, key, length=length)
 
 
@@ -336,10 +337,6 @@ def in_voice_order(score: Score, n_tracks: int) -> Score | None:
     first) and no others; None if it has fewer."""
     voices = to_voices(score, n_tracks)
     return replace(score, tracks=voices) if len(voices) == n_tracks else None
-
-
-def _pitch_name(pc: int) -> str:
-    return ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")[pc % 12]
 
 
 def _fill_short_rests(sounding: np.ndarray, min_rest: int) -> np.ndarray:

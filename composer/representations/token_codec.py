@@ -12,12 +12,11 @@ NumPy only: generation imports this without torch.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from composer.errors import ComposerError
+from composer.keys import MODES, estimate_key, key_name, parse_key  # also imported from here by the sampler
 from composer.music import Note, Score, transpose
 from composer.representations.token_rules import SampleState, grammar, voice_leading
 from composer.representations.tokens import (
@@ -29,53 +28,8 @@ from composer.representations.tokens import (
     from_tokens,
     to_tokens,
 )
-from composer.theory import MAJOR_PROFILE, MINOR_PROFILE
 
-MODES = ("major", "minor")
 CONTEXT = ("position", "mode", "bars_left")  # columns of the per-event conditioning array
-MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
-_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_KEY = re.compile(r"^\s*([A-Ga-g])\s*([#b\-s]*)\s*(m|min|minor|maj|major|M)?\s*$")
-
-
-def parse_key(text: str) -> tuple[int, str]:
-    """(tonic pitch class, mode) of a key name: "E- major", "Eb major", "Am", "f# minor", "c" (a lone
-    lower-case letter is minor, as in music21). ComposerError for anything else."""
-    m = _KEY.match(text or "")
-    accidentals = m.group(2).replace("s", "#").replace("-", "b") if m else ""
-    if not m or len(set(accidentals)) > 1:
-        raise ComposerError(
-            f"unknown key {text!r}: use a tonic and a mode, e.g. 'Eb major', 'F# minor', 'Am'"
-        )
-    letter, mode = m.group(1), m.group(3)
-    pc = (_LETTERS[letter.upper()] + accidentals.count("#") - accidentals.count("b")) % 12
-    if mode is None:
-        minor = letter.islower()
-    else:
-        minor = mode in ("m", "min", "minor")
-    return pc, MODES[int(minor)]
-
-
-def key_name(pc: int, mode: str) -> str:
-    """The one spelling composer writes: "Eb major", "F# minor" (flats as 'b', as the corpora)."""
-    return f"{(MINOR_NAMES if mode == 'minor' else MAJOR_NAMES)[pc % 12]} {mode}"
-
-
-def estimate_key(notes: list[Note]) -> str | None:
-    """The key whose Krumhansl-Kessler profile best matches the duration-weighted pitch classes;
-    None without notes."""
-    hist = np.zeros(12)
-    for n in notes:
-        hist[n.pitch % 12] += n.duration
-    if not hist.any():
-        return None
-    best = max(
-        (float(np.nan_to_num(np.corrcoef(hist, np.roll(profile, pc))[0, 1])), -pc, mode)
-        for profile, mode in ((MAJOR_PROFILE, "major"), (MINOR_PROFILE, "minor"))
-        for pc in range(12)
-    )
-    return key_name(-best[1], best[2])
 
 
 def to_c(pc: int) -> int:

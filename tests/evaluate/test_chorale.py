@@ -130,10 +130,13 @@ def test_ending_key_estimated_when_missing():
 
 
 @pytest.mark.parametrize(
-    "key, tonic", [("E- major", 3), ("Bb major", 10), ("f# minor", 6), ("Am", 9), ("C", 0), ("?", None)]
+    "key, tonic",
+    [("E- major", 3), ("Bb major", 10), ("f# minor", 6), ("Am", 9), ("C", 0), ("?", 7), (None, 7)],
 )
-def test_to_tonic(key, tonic):
-    assert cm.to_tonic(key) == tonic
+def test_ending_tonic_reads_every_key_spelling_else_estimates(key, tonic):
+    g_major = [(i * 2, 2, p) for i, p in enumerate((67, 69, 71, 72, 74, 76, 78, 79))]
+    score = (g_major, [(0, 16, 55)], [(0, 16, 59)], [(0, 16, 43)])
+    assert cm.ending_metrics(voices(*score, key=key))["tonic"] == tonic
 
 
 def test_tenor_rest_inside_the_texture():

@@ -16,8 +16,8 @@ import mido
 import numpy as np
 import pytest
 
-from composer.live.events import from_midifile
 from composer.live.jackmidi import JackOutput
+from composer.midi_io import read_midi_ticks
 from tests.live.live_receiver import open_notes
 
 BPM = 240.0
@@ -53,13 +53,17 @@ def write_piece(path, beats=12, bpm=BPM, tracks=2):
 
 
 def expected(mid):
-    """(seconds, bytes) of every non-meta message in merged file order at the file's tempo."""
+    """(seconds, bytes) of every non-meta message at the file's tempo, in play order: at one time,
+    note-offs (velocity 0), then programs, then note-ons; else merged file order. Each track of
+    write_piece is one part, on its own channel already."""
     out, t = [], 0.0
     for msg in mid:  # iterating a MidiFile yields merged messages with time in seconds
         t += msg.time
         if not msg.is_meta:
-            out.append((t, tuple(msg.bytes())))
-    return out
+            off = msg.type == "note_off"
+            rank = 0 if off else 2 if msg.type == "note_on" else 1
+            out.append((round(t, 9), rank, t, (*msg.bytes()[:2], 0) if off else tuple(msg.bytes())))
+    return [(t, m) for _, _, t, m in sorted(out, key=lambda e: e[:2])]
 
 
 def without_panic(msgs):
@@ -110,6 +114,33 @@ def test_play_delivers_the_whole_file_in_order_and_on_its_frames(receiver, tmp_p
     ]
     err = np.abs(timing_errors([t for t, _ in got[: len(want)]], [t for t, _ in want]))
     assert np.percentile(err, 99) <= 0.001 and err.max() <= 0.003, f"max {err.max() * 1e3:.2f} ms"
+
+
+def test_play_type2_plays_its_tracks_one_after_another(receiver, tmp_path):
+    """A type-2 file's second track starts where the first ends (its end-of-track), as read_midi
+    reads it: one beat at 240 bpm, then another beat of silence, then the second track."""
+    mid = mido.MidiFile(type=2, ticks_per_beat=480)
+    first = [mido.MetaMessage("set_tempo", tempo=250_000), mido.Message("note_on", note=60, velocity=80)]
+    first += [mido.Message("note_off", note=60, time=480), mido.MetaMessage("end_of_track", time=480)]
+    second = [mido.Message("note_on", note=62, velocity=81), mido.Message("note_off", note=62, time=480)]
+    mid.tracks += [mido.MidiTrack(first), mido.MidiTrack(second)]
+    mid.save(tmp_path / "type2.mid")
+    r = run("play", str(tmp_path / "type2.mid"), "--api", "jack", "--port", receiver.name)
+    assert r.returncode == 0, r.stderr
+    assert receiver.wait_for(lambda m: len(m) >= 6 + 6, timeout=5)
+    got = receiver.messages()
+    msgs = [m for _, m in got]
+    assert without_panic(msgs) == [
+        (0xC0, 0),
+        (0xC1, 0),
+        (0x90, 60, 80),
+        (0x80, 60, 0),
+        (0x91, 62, 81),
+        (0x81, 62, 0),
+    ]
+    assert open_notes(msgs) == {}
+    at = {m: t for t, m in got}
+    assert at[0x91, 62, 81] - at[0x90, 60, 80] == pytest.approx(0.5, abs=0.003)  # two beats at 240 bpm
 
 
 def test_play_reads_stdin_and_bpm_overrides_tempo(receiver, tmp_path):
@@ -189,7 +220,9 @@ def test_vanished_port_exits_with_one_line(receiver, tmp_path):
 
 
 def test_clock_out_is_24_per_quarter_at_tempo(receiver, tmp_path):
-    length = from_midifile(write_piece(tmp_path / "piece.mid", beats=8, bpm=150.0)).length
+    write_piece(tmp_path / "piece.mid", beats=8, bpm=150.0)
+    midi = read_midi_ticks(tmp_path / "piece.mid")
+    length = midi.end / midi.ticks_per_beat  # beats
     r = run("play", str(tmp_path / "piece.mid"), "--api", "jack", "--port", receiver.name, "--clock")
     assert r.returncode == 0, r.stderr
     assert receiver.wait_for(lambda m: any(x == (0xFC,) for _, x in m), timeout=5)

@@ -2,13 +2,15 @@
 
 import threading
 
+import mido
 import pytest
 
-from composer.live.events import Timeline, from_midifile, looped, to_events, with_clock
+from composer.live.events import Timeline, from_midi_ticks, looped, to_events, with_clock
 from composer.live.ports import PortError
 from composer.live.scheduler import SPIN, Player, play
 from composer.live.stream import BarStream
 from composer.live.sync import ClockFollower
+from composer.midi_io import read_midi, read_midi_ticks
 from composer.music import Note, Score, Track
 
 
@@ -224,21 +226,131 @@ def test_tempo_map_loop_and_bpm_override():
     ]
 
 
-def test_from_midifile_keeps_order_and_tempo_changes():
-    import mido
+def _write(path, *tracks, type=1, tpb=96):
+    """A tiny MIDI file of mido messages, one list per track."""
+    mid = mido.MidiFile(type=type, ticks_per_beat=tpb)
+    mid.tracks += [mido.MidiTrack(msgs) for msgs in tracks]
+    mid.save(path)
+    return path
 
-    mid = mido.MidiFile(ticks_per_beat=96)
-    tr = mido.MidiTrack()
-    tr += [
-        mido.MetaMessage("set_tempo", tempo=500_000),
-        mido.Message("note_on", note=60, velocity=64),
-        mido.MetaMessage("set_tempo", tempo=250_000, time=96),
-        mido.Message("note_off", note=60, time=0),
-    ]
-    mid.tracks.append(tr)
-    piece = from_midifile(mid)
-    assert piece.events == [(0.0, (0x90, 60, 64)), (1.0, (0x80, 60, 64))]
+
+def test_file_events_keep_order_and_tempo_changes(tmp_path):
+    path = _write(
+        tmp_path / "tempo.mid",
+        [
+            mido.MetaMessage("set_tempo", tempo=500_000),
+            mido.Message("note_on", note=60, velocity=64),
+            mido.MetaMessage("set_tempo", tempo=250_000, time=96),
+            mido.Message("note_off", note=60, time=0),
+        ],
+    )
+    piece = from_midi_ticks(read_midi_ticks(path))
+    assert piece.events == [(0.0, (0xC0, 0)), (0.0, (0x90, 60, 64)), (1.0, (0x80, 60, 0))]
     assert piece.tempos == [(0.0, 0.5), (1.0, 0.25)] and piece.length == 1.0
+    assert Timeline(piece.tempos).scaled(60.0).seconds(2.0) == 1.0 + 0.5  # --bpm keeps the ratio
+
+
+def test_file_events_keep_programs_controllers_and_bends_per_part(tmp_path):
+    """Each part (track, channel, program) on its own channel as read_midi's Tracks; drums on 10;
+    at one tick: note-offs, then program, controllers and bends, then note-ons."""
+    path = _write(
+        tmp_path / "parts.mid",
+        [
+            mido.Message("program_change", channel=3, program=5),
+            mido.Message("control_change", channel=3, control=7, value=100),
+            mido.Message("note_on", channel=3, note=60, velocity=90),
+            mido.Message("pitchwheel", channel=3, pitch=-8192, time=48),
+            mido.Message("note_on", channel=3, note=60, velocity=0, time=48),
+            mido.Message("program_change", channel=3, program=7),
+            mido.Message("note_on", channel=3, note=64, velocity=80),
+            mido.Message("note_off", channel=3, note=64, time=96),
+        ],
+        [
+            mido.Message("note_on", channel=9, note=36, velocity=100),
+            mido.Message("note_off", channel=9, note=36, time=24),
+        ],
+    )
+    assert [(t.name, t.program, t.is_drum) for t in read_midi(path).tracks] == [
+        ("track 0 part 1", 5, False),
+        ("track 0 part 2", 7, False),
+        ("track 1", 0, True),
+    ]
+    assert from_midi_ticks(read_midi_ticks(path)).events == [
+        (0.0, (0xC0, 5)),
+        (0.0, (0xB0, 7, 100)),
+        (0.0, (0xC1, 7)),
+        (0.0, (0x90, 60, 90)),
+        (0.0, (0x99, 36, 100)),
+        (0.25, (0x89, 36, 0)),
+        (0.5, (0xE0, 0, 0)),
+        (1.0, (0x80, 60, 0)),
+        (1.0, (0x91, 64, 80)),
+        (2.0, (0x81, 64, 0)),
+    ]
+
+
+def test_file_events_close_every_note(tmp_path):
+    """As in read_midi: a note-off ends the earliest sounding note of its pitch (symusic's rule), a
+    repeated pitch cuts the earlier note, a note of 0 ticks lasts one tick, and a note left sounding
+    ends with its track. Every note-on has its note-off."""
+    path = _write(
+        tmp_path / "open.mid",
+        [
+            mido.Message("note_on", note=60, velocity=70),
+            mido.Message("note_on", note=60, velocity=71, time=48),
+            mido.Message("note_on", note=62, velocity=72, time=48),
+            mido.Message("note_off", note=62, velocity=72, time=0),
+            mido.Message("note_off", note=60, time=96),
+            mido.Message("note_on", note=67, velocity=73),
+            mido.MetaMessage("end_of_track", time=96),
+        ],
+    )
+    piece = from_midi_ticks(read_midi_ticks(path))
+    assert piece.events == [
+        (0.0, (0xC0, 0)),
+        (0.0, (0x90, 60, 70)),
+        (0.5, (0x80, 60, 0)),
+        (0.5, (0x90, 60, 71)),
+        (1.0, (0x90, 62, 72)),
+        (1.0 + 1 / 96, (0x80, 62, 0)),
+        (2.0, (0x90, 67, 73)),
+        (3.0, (0x80, 60, 0)),
+        (3.0, (0x80, 67, 0)),
+    ]
+    assert piece.length == 3.0
+
+
+def test_type2_tracks_play_one_after_another_as_read_midi_reads_them(tmp_path):
+    """A type-2 file's tracks are independent sequences: the second starts where the first ends
+    (its end-of-track), in playback as in read_midi."""
+    path = _write(
+        tmp_path / "type2.mid",
+        [
+            mido.MetaMessage("set_tempo", tempo=500_000),
+            mido.Message("note_on", note=60, velocity=80),
+            mido.Message("note_off", note=60, time=96),
+            mido.MetaMessage("end_of_track", time=96),
+        ],
+        [
+            mido.MetaMessage("set_tempo", tempo=250_000),
+            mido.Message("note_on", note=62, velocity=81),
+            mido.Message("note_off", note=62, time=48),
+        ],
+        type=2,
+    )
+    piece = from_midi_ticks(read_midi_ticks(path))
+    assert piece.events == [
+        (0.0, (0xC0, 0)),
+        (0.0, (0xC1, 0)),
+        (0.0, (0x90, 60, 80)),
+        (1.0, (0x80, 60, 0)),
+        (2.0, (0x91, 62, 81)),
+        (2.5, (0x81, 62, 0)),
+    ]
+    assert piece.tempos == [(0.0, 0.5), (2.0, 0.25)] and piece.length == 2.5
+    score = read_midi(path)
+    assert [t.notes for t in score.tracks] == [[Note(0, 4, 60, 80)], [Note(8, 2, 62, 81)]]
+    assert score.length == 0  # the last note ends the piece
 
 
 def test_clock_follower_tempo_start_stop_continue():
