@@ -9,7 +9,7 @@ import sys
 ROLL = """
 import sys
 import numpy as np
-from composer.generation.musegan import meta_score, parse_vary, to_score
+from composer.generation.musegan import decode_roll, meta_score, parse_vary
 from composer.representations.pianoroll import RollCodec
 codec = RollCodec(names=("S", "A", "T", "B"), programs=(52,) * 4, lowest_pitch=36, n_pitches=48,
                   channels=("hold", "onset"), tonic=0, grid=2, min_note=2, min_rest=16)
@@ -17,7 +17,7 @@ meta = {"codec": codec.to_dict()}
 roll = -np.ones((1, 16, 48, 4, 2), np.float32)  # (bars, steps, pitches from C2, voices, hold/onset)
 roll[0, 0:4, 72 - 36, 0, 0] = 1  # the soprano holds C5 for a quarter
 roll[0, 0, 72 - 36, 0, 1] = 1
-score = to_score(roll, meta, base=meta_score(meta, bpm=90.0))
+score = decode_roll(roll, meta, base=meta_score(meta, bpm=90.0))
 print(score.tracks[0].notes[0], score.bpm, sorted(parse_vary("melody:1", 4)), "torch" in sys.modules)
 """
 
