@@ -23,6 +23,7 @@ from composer.commands.play import live, play, ports
 from composer.commands.render import render
 from composer.commands.train import train
 from composer.errors import CheckpointInTheWay, ComposerError, Interrupted, OptionError, OutputClosed
+from composer.live.portbase import ApiUnavailable
 
 # library parameters whose flag is not their name with dashes
 FLAGS = {"corpus_source": "--corpus", "send_clock": "--clock", "fmt": "--format"}
@@ -66,6 +67,8 @@ def _one_line_of(error: ComposerError) -> str:
         text += "; train into another --out DIR"
     elif isinstance(error, CheckpointInTheWay):
         text += "; choose another --out DIR, or use --resume to continue it or --force to overwrite it"
+    elif isinstance(error, ApiUnavailable):
+        text = error.describe(lambda api: f"--api {api}")
     elif isinstance(error, Interrupted) and error.folder is not None:
         text += f" (continue with --resume --out {error.folder})"
     return one_line(text)

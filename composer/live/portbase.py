@@ -12,6 +12,24 @@ class PortError(ComposerError):
     """A MIDI backend or port that cannot be used: unknown name, missing backend, vanished port."""
 
 
+class ApiUnavailable(PortError):
+    """A MIDI API whose backend does not start here (no ALSA sequencer, no JACK server); ``working``
+    lists the APIs that do, which the CLI offers as its ``--api`` choices."""
+
+    def __init__(self, api: str, why: str, working: list[str]):
+        self.api, self.why, self.working = api, why, working
+        super().__init__(self.describe(str))
+
+    def describe(self, choice) -> str:
+        """The message, each working API written as ``choice(api)``."""
+        if self.working:
+            tail = "MIDI APIs that work here: " + ", ".join(choice(a) for a in self.working)
+        else:
+            hint = "" if self.api == "jack" else f" (start a JACK server for {choice('jack')})"
+            tail = f"no other MIDI API works on this machine{hint}"
+        return f"MIDI API {self.api!r} is not available here{self.why}; {tail}"
+
+
 class DeliveryError(PortError):
     """Messages handed to a port could not be confirmed as delivered (a stalled or vanished server)."""
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from composer.errors import OptionError
-from composer.live.portbase import DEFAULT_VIRTUAL, PortError, pick
+from composer.live.portbase import DEFAULT_VIRTUAL, ApiUnavailable, PortError, pick
 
 APIS = ("auto", "alsa", "jack", "coremidi", "winmm")
 VANISHED = 3  # exit status of composer.live.watch when the port is gone
@@ -59,7 +59,7 @@ def _open(kind: str, api: str, client: str):
         with _quiet_stderr():  # libasound/libjack print their own lines; ours says it once
             return cls(api_id, name=client)
     except Exception:  # rtmidi raises SystemError/RtMidiError with multi-line backend text
-        raise PortError(f"MIDI API {api!r} is not available here{_why(api)}; {_suggest(api)}") from None
+        raise ApiUnavailable(api, _why(api), [a for a in working_apis() if a != api]) from None
 
 
 def _why(api: str) -> str:
@@ -68,14 +68,6 @@ def _why(api: str) -> str:
     if api in ("alsa", "auto") and sys.platform.startswith("linux"):
         return " (no ALSA sequencer: /dev/snd/seq is missing)"
     return ""
-
-
-def _suggest(api: str) -> str:
-    others = [a for a in working_apis() if a != api]
-    if not others:
-        hint = "" if api == "jack" else " (start a JACK server for --api jack)"
-        return f"no other MIDI API works on this machine{hint}"
-    return "MIDI APIs that work here: " + ", ".join(f"--api {a}" for a in others)
 
 
 def working_apis() -> list[str]:
