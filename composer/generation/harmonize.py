@@ -56,7 +56,7 @@ def load_harmonizer(checkpoint=None) -> Harmonizer:
     meta, weights = load_checkpoint_numpy(folder, kind="harmonizer")
     try:
         return Harmonizer(
-            meta, HarmonyGrid.from_dict(meta["grid"]), HarmonizerRuntime(meta["config"], weights)
+            meta, HarmonyGrid.from_dict(meta["codec"]), HarmonizerRuntime(meta["config"], weights)
         )
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.checkpoint import load_checkpoint
+from composer.checkpoint import load_checkpoint, to_config
 from composer.errors import CheckpointError, ComposerError
 from composer.generation.musegan_voicing import choose_pitches
 from composer.models.musegan import LATENTS, Generator, MuseGANConfig
@@ -40,9 +40,8 @@ THRESHOLD = 0.0  # tanh output above this sounds
 def load_generator(checkpoint: str | Path | None = None) -> tuple[Generator, dict]:
     """The generator (eval mode, CPU) and meta of a musegan checkpoint; None is the shipped one."""
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    like = lambda config: Generator(MuseGANConfig.from_dict(config))  # noqa: E731 (shapes checked first)
-    meta, state, _ = load_checkpoint(folder, kind="musegan", like=like)
-    gen = Generator(MuseGANConfig.from_dict(meta["config"]))
+    meta, state, _ = load_checkpoint(folder, kind="musegan", like=Generator, config=MuseGANConfig)
+    gen = Generator(to_config(MuseGANConfig, meta, folder))
     try:
         gen.load_state_dict(state)
     except RuntimeError as e:
@@ -92,26 +91,8 @@ def latent_stream(cfg: MuseGANConfig, seed: int, vary: set[str], flow: float = F
 
 
 def to_codec(meta: dict) -> RollCodec:
-    """The checkpoint's codec; a checkpoint from before codecs were saved (binary rolls from MIDI 24,
-    84 pitches, no onsets, keys as they came) gets the codec it was trained with."""
-    if "codec" in meta:
-        return RollCodec.from_dict(meta["codec"])
-    tracks = meta["tracks"]
-    rep = meta.get("representation", {})
-    return RollCodec(
-        names=tuple(t["name"] for t in tracks),
-        programs=tuple(int(t["program"]) for t in tracks),
-        lowest_pitch=rep.get("lowest_pitch", 24),
-        n_pitches=rep.get("n_pitches", 84),
-        resolution=meta.get("resolution", 4),
-        time_signature=tuple(meta.get("time_signature", (4, 4))),
-        bpm=float(meta.get("bpm", 100.0)),
-        channels=("hold",),
-        tonic=None,
-        grid=1,
-        min_note=1,
-        min_rest=1,
-    )
+    """The checkpoint's codec (format 2 meta: composer.checkpoint reads format 1 as format 2)."""
+    return RollCodec.from_dict(meta["codec"])
 
 
 def meta_score(meta: dict, programs: list[int] | None = None, bpm: float | None = None) -> Score:

@@ -22,7 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
+from composer.checkpoint import (
+    load_checkpoint,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_checkpoint,
+    to_config,
+)
 from composer.corpora import load_corpus
 from composer.errors import CheckpointError
 from composer.models.harmonizer import SIZES, Harmonizer, HarmonizerConfig
@@ -112,11 +118,13 @@ def evaluate(model: Harmonizer, items: list[dict], batch_size: int = 8) -> dict:
 
 
 def build_meta(data: dict, config: HarmonizerConfig, cfg: TrainConfig, state: dict) -> dict:
+    """The checkpoint's metadata (format 2, composer.checkpoint_meta); ``state`` holds step, history
+    and the loop's state."""
     return {
         "model": KIND,
         "config": config.to_dict(),
-        "grid": data["grid"].to_dict(),
-        "train": asdict(cfg),
+        "codec": data["grid"].to_dict(),
+        "training": asdict(cfg),
         "corpus": {"name": data["corpus"].name, "fingerprint": loop.corpus_fingerprint(data["corpus"])},
         "music": {"bpm": 100.0, "program": 52},
         **state,
@@ -135,10 +143,14 @@ def train_harmonizer(
     loop.check_out_folder(folder, resume, force)
     torch.set_num_threads(1)
     if resume:
-        meta, weights, train_state = load_checkpoint(folder / "last", with_train_state=True, kind=KIND)
+        meta, weights, train_state = load_checkpoint(
+            folder / "last", with_train_state=True, kind=KIND, like=Harmonizer, config=HarmonizerConfig
+        )
         given = {k: v for k, v in options.items() if k in ("steps", "stop_after")}
-        cfg = TrainConfig(**{**meta["train"], "stop_after": 0, **given})
-        grid = HarmonyGrid.from_dict(meta["grid"])
+        cfg = to_config(
+            TrainConfig, {"training": {**meta["training"], "stop_after": 0, **given}}, folder, "training"
+        )
+        grid = HarmonyGrid.from_dict(meta["codec"])
     else:
         cfg, grid, meta = TrainConfig(**options), None, None
     data = prepare_data(corpus_source, cfg.seed, grid)
@@ -157,9 +169,9 @@ def train_harmonizer(
     step, history, best = 0, {"train": [], "validation": []}, math.inf
     if meta is not None:
         model.load_state_dict(weights)
-        optimizer_from_tensors(opt, train_state, meta["optimizer"])
+        optimizer_from_tensors(opt, train_state, meta["optimizers"]["opt"])
         loop.set_rng_state(train_state)
-        step, history, best = meta["step"], meta["history"], meta["best"]
+        step, history, best = meta["step"], meta["history"], meta["state"]["best"]
     progress = loop.Progress(cfg.steps, step, desc="harmonizer")
     running = []
     with loop.interruptible() as flag:
@@ -191,16 +203,15 @@ def train_harmonizer(
                 state = {
                     "step": step,
                     "history": history,
-                    "best": min(best, val["nll_per_step"]),
-                    "validation": val,
+                    "state": {"best": min(best, val["nll_per_step"]), "validation": val},
                 }
                 if val["nll_per_step"] < best:
-                    best = state["best"]
+                    best = state["state"]["best"]
                     save_checkpoint(folder, build_meta(data, config, cfg, state), model.state_dict())
                 tensors, info = optimizer_to_tensors(opt)
                 save_checkpoint(
                     folder / "last",
-                    {**build_meta(data, config, cfg, state), "optimizer": info},
+                    {**build_meta(data, config, cfg, state), "optimizers": {"opt": info}},
                     model.state_dict(),
                     {**tensors, **loop.rng_state()},
                 )

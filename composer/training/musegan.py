@@ -20,7 +20,13 @@ from pathlib import Path
 
 import torch
 
-from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
+from composer.checkpoint import (
+    load_checkpoint,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_checkpoint,
+    to_config,
+)
 from composer.corpora import load_corpus
 from composer.device import autocast
 from composer.errors import ComposerError
@@ -82,13 +88,14 @@ def train_musegan(
         loop.check_out_folder(folder, resume, force)
         state = None
         if resume:
-            like = lambda config: Generator(MuseGANConfig.from_dict(config))  # noqa: E731 (shapes checked first)
             meta, model_state, state = load_checkpoint(
-                folder, with_train_state=True, kind="musegan", like=like
+                folder, with_train_state=True, kind="musegan", like=Generator, config=MuseGANConfig
             )
             with loop.restoring(folder):
-                cfg, codec = MuseGANConfig.from_dict(meta["config"]), RollCodec.from_dict(meta["codec"])
-                seed, lr, batch_size = meta["train"]["seed"], meta["train"]["lr"], meta["train"]["batch_size"]
+                cfg, codec = to_config(MuseGANConfig, meta, folder), RollCodec.from_dict(meta["codec"])
+                tr = meta["training"]
+                meta.setdefault("state", {}).setdefault("seconds", 0.0)
+                seed, lr, batch_size = tr["seed"], tr["lr"], tr["batch_size"]
             corpus = load_corpus(corpus_source, seed=seed)
             loop.check_corpus(meta, folder, corpus)
         else:
@@ -141,7 +148,7 @@ def _new_meta(cfg, codec, corpus, source, seed, lr, batch_size) -> dict:
             "split": "train",
             **corpus.settings,
         },
-        "train": {
+        "training": {
             "seed": seed,
             "lr": lr,
             "batch_size": batch_size,
@@ -149,10 +156,9 @@ def _new_meta(cfg, codec, corpus, source, seed, lr, batch_size) -> dict:
             "gp_weight": GP_WEIGHT,
             "adam_betas": [0.5, 0.9],
         },
-        "rng": {"scheme": "every draw derived from (seed, step) by training.loop.step_seed", "seed": seed},
         "step": 0,
         "history": {k: [] for k in HISTORY_KEYS},
-        "seconds": 0.0,
+        "state": {"seconds": 0.0},  # every random draw is derived from (seed, step): no RNG state to keep
     }
 
 
@@ -167,7 +173,7 @@ def _restore(gen, critic, opt_g, opt_c, model_state, state, meta) -> None:
 def save_musegan(folder, meta, gen, critic, opt_g, opt_c) -> None:
     """One atomic checkpoint: generator weights; critic and optimizer states for --resume."""
     train_state = {f"critic.{k}": v for k, v in critic.state_dict().items()}
-    meta["optimizers"] = {}
+    meta["optimizers"] = {}  # the JSON part of each optimizer; its tensors go to the optimizer file
     for name, opt in (("opt_g", opt_g), ("opt_c", opt_c)):
         tensors, info = optimizer_to_tensors(opt)
         train_state.update({f"{name}.{k}": v for k, v in tensors.items()})
@@ -229,7 +235,7 @@ def _condition(last: torch.Tensor, cfg: MuseGANConfig) -> torch.Tensor:
 def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_every, save_every, ranks) -> None:
     """Train up to ``steps``, saving every ``save_every`` steps (rank 0 only); Ctrl-C saves and exits
     with status 130."""
-    cfg, tr = MuseGANConfig.from_dict(meta["config"]), meta["train"]
+    cfg, tr = MuseGANConfig.from_dict(meta["config"]), meta["training"]
     progress = Progress(steps, initial=meta["step"], desc="musegan") if ranks.main else distributed.Silent()
     save = (
         functools.partial(save_musegan, folder, meta, gen, critic, opt_g, opt_c) if ranks.main else _nothing
@@ -261,7 +267,7 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, steps, sample_ever
                     write_samples(gen, meta, folder, dev)
                     gen.train()
                 if step % save_every == 0 or step == steps or flag["stop"]:
-                    meta["seconds"] = round(meta["seconds"] + time.perf_counter() - t0, 2)
+                    meta["state"]["seconds"] = round(meta["state"]["seconds"] + time.perf_counter() - t0, 2)
                     t0 = time.perf_counter()
                     save()
                     last_saved = step
@@ -288,7 +294,7 @@ def write_samples(gen, meta, folder, dev, n: int = 2) -> Path:
 
     cfg, codec = MuseGANConfig.from_dict(meta["config"]), RollCodec.from_dict(meta["codec"])
     gen.eval()
-    z = sample_latents(cfg, n, torch.Generator().manual_seed(meta["train"]["seed"]))
+    z = sample_latents(cfg, n, torch.Generator().manual_seed(meta["training"]["seed"]))
     cond = _condition(torch.arange(n) % 2 == 1, cfg)
     with torch.no_grad():
         roll = gen(**{k: v.to(dev) for k, v in z.items()}, condition=cond.to(dev)).float().cpu().numpy()
