@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from presets import TINY_LSTM
 
 from composer.errors import ComposerError
 from composer.training import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = {"size": "tiny", "batch_size": 4, "seq_len": 16, "lr": 1e-2, "dropout": 0.0, "device": "cpu"}
+TINY = {**TINY_LSTM, "dropout": 0.0, "device": "cpu"}
 FLAGS = "--size tiny --batch-size 4 --seq-len 16 --lr 1e-2 --dropout 0 --device cpu".split()
 
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from presets import TINY_LSTM
+
 from composer.midi_io import write_midi
 from composer.music import Note, Score, Track
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "checkpoints" / "lstm-bach"
-TINY = {"size": "tiny", "batch_size": 4, "seq_len": 16, "lr": 1e-2}
+TINY = TINY_LSTM
 
 
 def write_piece(path: Path, seed: int, n_tracks: int) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-TINY = dict(size="tiny", batch_size=4, sample_every=0, save_every=2)
+from presets import TINY_MUSEGAN as TINY
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from presets import TINY_MUSEGAN as TINY
 from torch import nn
 
 from composer.checkpoint import load_checkpoint, read_meta
@@ -14,8 +15,6 @@ from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_p
 from composer.representations.pianoroll import RollCodec
 from composer.training import musegan as training
 from composer.training.musegan_data import to_phrases
-
-TINY = dict(size="tiny", batch_size=4, sample_every=0, save_every=2)
 
 
 @pytest.mark.parametrize("n_bars", [2, 4])
