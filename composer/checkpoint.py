@@ -163,7 +163,7 @@ def load_checkpoint(
     """
     folder = Path(folder)
     meta = _read_meta(folder, kind)
-    typed = meta["config"] if config is None else to_config(config, meta, folder)
+    typed = meta["config"] if config is None else to_config(config, meta["config"], folder)
     check = None if like is None else (lambda shapes: check_shapes(folder, typed, like, shapes))
     model_state = _read_tensors(folder, meta["files"]["model"], check=check)
     train_state = None
@@ -356,7 +356,7 @@ def load_checkpoint_numpy(
     """
     folder = Path(folder)
     meta = _read_meta(folder, kind)
-    typed = meta["config"] if config is None else to_config(config, meta, folder)
+    typed = meta["config"] if config is None else to_config(config, meta["config"], folder)
     check = None
     if shapes is not None:
         try:

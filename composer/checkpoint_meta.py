@@ -168,14 +168,14 @@ def check_files(files, folder: Path) -> dict[str, str]:
     return files
 
 
-def to_config(cls: type, meta: dict, folder: Path, field: str = "config"):
-    """The dataclass ``cls`` from ``meta[field]``, every value checked against its field's type.
+def to_config(cls: type, values: dict, folder: Path, field: str = "config"):
+    """The dataclass ``cls`` from ``values`` (meta.json's ``field``), every value checked against
+    its field's type.
 
     A field the dict leaves out takes the dataclass's default (older checkpoints predate it); a key
     the dataclass does not know, or a value of another type, is a CheckpointError naming the field.
     Lists become tuples where the field is a tuple.
     """
-    values = meta.get(field)
     if not isinstance(values, dict):
         _fail(folder, field, values, "a JSON object")
     hints = typing.get_type_hints(cls)

@@ -4,6 +4,7 @@ the format-2 schema, typed configs, and format-1 folders read as format 2."""
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +116,7 @@ def test_the_shipped_checkpoints_are_format_2_and_pass_the_typed_config_and_shap
     meta, weights, _ = load_checkpoint(folder, kind=kind, like=build, config=config)
     assert json.loads((folder / "meta.json").read_text())["format"] == 2
     assert set(meta) >= {"format", "model", "config", "codec", "training", "step", "history", "files"}
-    assert set(weights) == set(build(checkpoint.to_config(config, meta, folder)).state_dict())
+    assert set(weights) == set(build(checkpoint.to_config(config, meta["config"], folder)).state_dict())
 
 
 def _format1_copy(name: str, tmp_path: Path) -> Path:
@@ -179,7 +180,7 @@ class _Config:
 
 def test_to_config_fills_defaults_and_makes_tuples(tmp_path):
     meta = {"config": {"size": 3, "rate": 1, "order": ["x"], "sizes": {"a": 2}}}
-    assert checkpoint.to_config(_Config, meta, tmp_path) == _Config(3, 1.0, ("x",), {"a": 2}, None)
+    assert checkpoint.to_config(_Config, meta["config"], tmp_path) == _Config(3, 1.0, ("x",), {"a": 2}, None)
 
 
 @pytest.mark.parametrize(
@@ -198,7 +199,7 @@ def test_to_config_fills_defaults_and_makes_tuples(tmp_path):
 )
 def test_to_config_refuses_what_the_dataclass_does_not_describe(tmp_path, config, words):
     with pytest.raises(CheckpointError, match=rf"^{tmp_path}: .*{words}"):
-        checkpoint.to_config(_Config, {"config": config}, tmp_path)
+        checkpoint.to_config(_Config, config, tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -233,3 +234,26 @@ def test_a_full_disk_while_saving_is_one_line_and_keeps_the_old_checkpoint(tmp_p
         _save(tmp_path, 2.0)
     assert load_checkpoint(tmp_path)[1]["w"].tolist() == [1.0, 1.0]
     assert len(list(tmp_path.iterdir())) == 3  # meta.json, the two old tensor files: no temporary left
+
+
+def test_a_format_1_run_resumes_exactly_as_its_format_2_copy(tmp_path, session_cache_dir):
+    """The shipped harmonizer's last/ in both formats, trained one step further: the same weights."""
+    from composer.training.harmonizer import train_harmonizer
+
+    shipped = SHIPPED_LSTM.parent / "harmonizer-bach"
+    if not (shipped / "last" / "meta.json").exists():
+        pytest.skip("no shipped harmonizer")
+    runs = {}
+    for fmt in (1, 2):
+        out = tmp_path / f"format{fmt}"
+        if fmt == 1:
+            _format1_copy("harmonizer-bach", out)
+            _format1_copy("harmonizer-bach/last", out)
+            out = out / "harmonizer-bach"
+        else:
+            shutil.copytree(shipped, out)
+        train_harmonizer("bach", out=out, resume=True, steps=2201)
+        runs[fmt] = load_checkpoint(out / "last", with_train_state=True)
+    assert runs[1][0]["step"] == runs[2][0]["step"] == 2201
+    for a, b in zip(runs[1][1:], runs[2][1:]):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from composer.models.configs import HarmonizerConfig
+
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
@@ -42,11 +44,11 @@ class HarmonizerRuntime:
     the heads' first layers on the decoder state. This keeps a cold run far inside a second.
     """
 
-    def __init__(self, config: dict, weights: dict[str, np.ndarray]):
+    def __init__(self, config: HarmonizerConfig, weights: dict[str, np.ndarray]):
         self.config = config
         w = {k: v.astype(np.float64) for k, v in weights.items()}
         self.w = w
-        E, Hb, H = w["embed_voice.weight"].shape[1], config["encoder"], config["hidden"]
+        E, Hb, H = w["embed_voice.weight"].shape[1], config.encoder, config.hidden
         self.enc_fwd = [w["encoder.weight_ih_l0"], w["encoder.weight_hh_l0"]]
         self.enc_fwd.append(w["encoder.bias_ih_l0"] + w["encoder.bias_hh_l0"])
         self.enc_bwd = [w["encoder.weight_ih_l0_reverse"], w["encoder.weight_hh_l0_reverse"]]
@@ -80,7 +82,7 @@ class HarmonizerRuntime:
         self.encode(np.zeros((0, 2), np.int64), np.zeros((0, 3), np.int64))
 
     def reset(self) -> None:
-        H = self.config["hidden"]
+        H = self.config.hidden
         self.h, self.c = np.zeros(H), np.zeros(H)
 
     def encode(self, fixed: np.ndarray, context: np.ndarray) -> np.ndarray:

@@ -81,7 +81,7 @@ def load_model(checkpoint=None, bpm: float | None = None) -> Model:
     meta, weights = load_checkpoint_numpy(folder, kind="lstm", config=LSTMConfig, shapes=shapes)
     try:
         codec = TokenCodec.from_dict(meta["codec"])
-        runtime = Runtime(to_config(LSTMConfig, meta, folder), weights)
+        runtime = Runtime(to_config(LSTMConfig, meta["config"], folder), weights)
         music = meta["music"]
         tracks = [Track(t["name"], t["program"], t["is_drum"]) for t in music["tracks"]]
         score = Score(

@@ -41,7 +41,7 @@ def load_generator(checkpoint: str | Path | None = None) -> tuple[Generator, dic
     """The generator (eval mode, CPU) and meta of a musegan checkpoint; None is the shipped one."""
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
     meta, state, _ = load_checkpoint(folder, kind="musegan", like=Generator, config=MuseGANConfig)
-    gen = Generator(to_config(MuseGANConfig, meta, folder))
+    gen = Generator(to_config(MuseGANConfig, meta["config"], folder))
     try:
         gen.load_state_dict(state)
     except RuntimeError as e:

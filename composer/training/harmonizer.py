@@ -147,9 +147,7 @@ def train_harmonizer(
             folder / "last", with_train_state=True, kind=KIND, like=Harmonizer, config=HarmonizerConfig
         )
         given = {k: v for k, v in options.items() if k in ("steps", "stop_after")}
-        cfg = to_config(
-            TrainConfig, {"training": {**meta["training"], "stop_after": 0, **given}}, folder, "training"
-        )
+        cfg = to_config(TrainConfig, {**meta["training"], "stop_after": 0, **given}, folder, "training")
         grid = HarmonyGrid.from_dict(meta["codec"])
     else:
         cfg, grid, meta = TrainConfig(**options), None, None

@@ -113,7 +113,7 @@ def load_lstm(folder, with_train_state: bool = False, device="cpu"):
     )
     try:
         TokenCodec.from_dict(meta["codec"])
-        model = AttentionLSTM(to_config(LSTMConfig, meta, folder))
+        model = AttentionLSTM(to_config(LSTMConfig, meta["config"], folder))
         model.load_state_dict(weights)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(

@@ -92,7 +92,10 @@ def train_musegan(
                 folder, with_train_state=True, kind="musegan", like=Generator, config=MuseGANConfig
             )
             with loop.restoring(folder):
-                cfg, codec = to_config(MuseGANConfig, meta, folder), RollCodec.from_dict(meta["codec"])
+                cfg, codec = (
+                    to_config(MuseGANConfig, meta["config"], folder),
+                    RollCodec.from_dict(meta["codec"]),
+                )
                 tr = meta["training"]
                 meta.setdefault("state", {}).setdefault("seconds", 0.0)
                 seed, lr, batch_size = tr["seed"], tr["lr"], tr["batch_size"]

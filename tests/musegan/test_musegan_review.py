@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from presets import TINY_MUSEGAN as TINY
 
 from composer.checkpoint import load_checkpoint, read_meta
 from composer.cli import main
@@ -21,8 +22,6 @@ from composer.music import Note, Score, Track
 from composer.representations.pianoroll import RollCodec
 from composer.training import musegan as training
 from composer.training.musegan_data import to_phrases, to_voice_order
-
-TINY = dict(size="tiny", batch_size=4, sample_every=0, save_every=2)
 
 
 def _line(pitch: int, bars: int = 2) -> list[Note]:
@@ -70,7 +69,7 @@ def test_resume_uses_the_saved_seed_for_the_corpus_split(tmp_path, one_thread):
     resumed = training.train_musegan("bach", out=str(tmp_path / "b"), steps=4, seed=0, resume=True, **TINY)
     ma, sa, _ = load_checkpoint(straight)
     mb, sb, _ = load_checkpoint(resumed)
-    assert mb["train"]["seed"] == 3 and ma["history"] == mb["history"]
+    assert mb["training"]["seed"] == 3 and ma["history"] == mb["history"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
