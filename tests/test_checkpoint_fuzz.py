@@ -492,3 +492,45 @@ def test_the_musegan_cli_says_one_line_and_exits_2(gan, tmp_path):
         main, ["generate", "--model", "musegan", "--checkpoint", str(gan), "-o", str(tmp_path / "x.mid")]
     )
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+# The harmonizer's checkpoint: the same rules, through its NumPy loader.
+
+HARMONIZER_VARIANTS = {
+    "hidden-other": (_set("config.hidden", 12), r"tensor decoder.bias_hh_l0: \[64\], config gives \[48\]"),
+    "encoder-string": (_set("config.encoder", "8"), r"config.encoder is '8', expected an int$"),
+    "config-unknown": (_set("config.layers", 2), r"config.layers is 2, expected no such field"),
+    "codec-missing": (lambda f: _meta(f, lambda m: m.pop("codec")), "no field codec"),
+    "pitch-200": (_set("codec.pitch_hi", 200), r"codec.pitch_hi is 200, expected an integer in 0..127"),
+    "weights-missing-tensor": (
+        _tensors(lambda t: t.pop("heads.2.2.bias")),
+        r"tensor heads.2.2.bias: missing",
+    ),
+}
+
+
+@pytest.fixture
+def harmonizer(tmp_path) -> Path:
+    """A hand-made harmonizer checkpoint (untrained, tiny), in the layout training writes."""
+    import torch
+
+    from composer.models.harmonizer import SIZES, Harmonizer, HarmonizerConfig
+    from composer.representations.harmony_grid import HarmonyGrid
+
+    grid = HarmonyGrid(pitch_lo=36, pitch_hi=84)
+    torch.manual_seed(0)
+    cfg = HarmonizerConfig(n_tokens=grid.n_tokens, n_sounding=grid.n_sounding, **SIZES["tiny"])
+    meta = {**minimal_meta("harmonizer", 0), "config": cfg.to_dict(), "codec": grid.to_dict()}
+    return save_checkpoint(tmp_path / "harmonizer", meta, Harmonizer(cfg).state_dict())
+
+
+@pytest.mark.parametrize("name", sorted(HARMONIZER_VARIANTS))
+def test_each_damaged_harmonizer_checkpoint_is_one_checkpoint_error(harmonizer, name):
+    from composer.generation.harmonize import load_harmonizer
+
+    load_harmonizer(harmonizer)  # the undamaged one loads
+    mutate, words = HARMONIZER_VARIANTS[name]
+    mutate(harmonizer)
+    with pytest.raises(CheckpointError, match=words) as err:
+        load_harmonizer(harmonizer)
+    assert "\n" not in str(err.value) and str(err.value).startswith(str(harmonizer))

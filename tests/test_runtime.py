@@ -36,6 +36,15 @@ def test_shapes_are_the_torch_state_dict(config):
     assert shapes(config) == {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def test_the_harmonizer_shapes_are_the_torch_state_dict():
+    from composer.generation import harmonizer_runtime
+    from composer.models.harmonizer import Harmonizer, HarmonizerConfig
+
+    config = HarmonizerConfig(n_tokens=7, n_sounding=6, n_positions=5, embed=4, encoder=3, hidden=8, head=9)
+    expected = {k: tuple(v.shape) for k, v in Harmonizer(config).state_dict().items()}
+    assert harmonizer_runtime.shapes(config) == expected
+
+
 @pytest.mark.parametrize("name", LSTMS)
 def test_a_shipped_lstm_gives_the_same_next_event_distributions_in_numpy_and_torch(name, bach):
     """Load the checkpoint both ways composer does; on three validation chorales, every head's

@@ -50,11 +50,11 @@ class Harmonizer:
 def load_harmonizer(checkpoint=None) -> Harmonizer:
     """Read a harmonizer checkpoint (default: the shipped one); CheckpointError if unusable."""
     from composer.checkpoint import load_checkpoint_numpy, to_config
-    from composer.generation.harmonizer_runtime import HarmonizerRuntime
+    from composer.generation.harmonizer_runtime import HarmonizerRuntime, shapes
     from composer.models.configs import HarmonizerConfig
 
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    meta, weights = load_checkpoint_numpy(folder, kind="harmonizer", config=HarmonizerConfig)
+    meta, weights = load_checkpoint_numpy(folder, kind="harmonizer", config=HarmonizerConfig, shapes=shapes)
     try:
         config = to_config(HarmonizerConfig, meta["config"], folder)
         return Harmonizer(meta, HarmonyGrid.from_dict(meta["codec"]), HarmonizerRuntime(config, weights))

@@ -2,7 +2,8 @@
 
 Importing torch alone costs one to two seconds, the whole budget of a cold `composer harmonize`; this
 mirror of models.harmonizer.Harmonizer (same weights, same maths, checked against it in the tests)
-runs without it. ``encode`` reads the whole fixed voice at once; ``step`` and ``logits`` then write
+runs without it. It reads the typed HarmonizerConfig and every weight by its torch state_dict name
+(``shapes``). ``encode`` reads the whole fixed voice at once; ``step`` and ``logits`` then write
 the free voices one step at a time.
 """
 
@@ -32,6 +33,32 @@ def _lstm(xs: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b: np.ndarray) -> 
         c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
         h = _sigmoid(o) * np.tanh(c)
         out[t] = h
+    return out
+
+
+def shapes(config: HarmonizerConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor of ``Harmonizer(config).state_dict()``, as torch names them
+    (``heads.{k}.0`` and ``.2``: the two Linear layers of voice k's head)."""
+    c, E, Hb, H = config, config.embed, config.encoder, config.hidden
+    out = {
+        "embed_fixed.weight": (c.n_sounding, E),
+        "embed_strike.weight": (2, E),
+        "embed_pos.weight": (c.n_positions, E),
+        "embed_mode.weight": (c.n_modes, E),
+        "embed_left.weight": (c.n_left, E),
+        "embed_voice.weight": (c.n_sounding, E),
+        "embed_onset.weight": (2, E),
+    }
+    for lstm, n_in, n_h, suffixes in (
+        ("encoder", E, Hb, ("", "_reverse")),
+        ("decoder", 2 * Hb + 3 * E, H, ("",)),
+    ):
+        for sx in suffixes:
+            out |= {f"{lstm}.weight_ih_l0{sx}": (4 * n_h, n_in), f"{lstm}.weight_hh_l0{sx}": (4 * n_h, n_h)}
+            out |= {f"{lstm}.bias_ih_l0{sx}": (4 * n_h,), f"{lstm}.bias_hh_l0{sx}": (4 * n_h,)}
+    for k in range(3):
+        out |= {f"heads.{k}.0.weight": (c.head, H + 2 * Hb + k * E), f"heads.{k}.0.bias": (c.head,)}
+        out |= {f"heads.{k}.2.weight": (c.n_tokens, c.head), f"heads.{k}.2.bias": (c.n_tokens,)}
     return out
 
 
