@@ -84,7 +84,7 @@ def save_checkpoint(
     writes always loads (a CheckpointError here is composer's own bug, not the user's).
     """
     folder = Path(folder)
-    step = meta["step"]
+    step = meta.get("step")  # check_meta names a missing or bad one before its file name is used
     tag = f"{step}-{secrets.token_hex(4)}"  # unique per save: never overwrites a file meta.json names
     files = {"model": f"model-{tag}.safetensors"}
     if train_state is not None:
@@ -108,7 +108,8 @@ def save_format2(folder: str | os.PathLike) -> bool:
     """Rewrite a format-1 checkpoint's meta.json as format 2, in place and atomically; the tensor
     files are left as they are, byte for byte. Returns whether there was anything to rewrite."""
     folder = Path(folder)
-    if _read_json(folder / META, folder).get("format") == FORMAT:
+    data = _read_json(folder / META, folder)
+    if isinstance(data, dict) and data.get("format") == FORMAT:
         return False
     meta = _read_meta(folder)
     with atomic_write(folder / META, "w") as f:

@@ -257,3 +257,34 @@ def test_a_format_1_run_resumes_exactly_as_its_format_2_copy(tmp_path, session_c
     assert runs[1][0]["step"] == runs[2][0]["step"] == 2201
     for a, b in zip(runs[1][1:], runs[2][1:]):
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_first_format_1_musegan_without_a_codec_gets_the_codec_it_was_trained_with(tmp_path):
+    """The first MuseGANs kept tracks, meter and pitch range at the top of meta.json: binary rolls."""
+    from safetensors.torch import save_file
+
+    from composer.generation.musegan import generate_musegan, load_generator, to_codec
+    from composer.models.musegan import Generator, MuseGANConfig
+    from composer.representations.pianoroll import RollCodec
+
+    cfg = MuseGANConfig(width=1 / 32)
+    save_file(Generator(cfg).state_dict(), str(tmp_path / "model-7.safetensors"))
+    meta = {
+        "format": 1,
+        "model": "musegan",
+        "step": 7,
+        "config": cfg.to_dict(),
+        "tracks": [{"name": n, "program": 52} for n in ("S", "A", "T", "B")],
+        "time_signature": [4, 4],
+        "resolution": 4,
+        "bpm": 90.0,
+        "representation": {"kind": "pianoroll", "lowest_pitch": 24, "n_pitches": 84},
+        "train": {"seed": 1, "lr": 0.001},
+        "files": {"model": "model-7.safetensors"},
+    }
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    _, new = load_generator(tmp_path)
+    assert new["training"] == {"seed": 1, "lr": 0.001} and new["step"] == 7 and "tracks" not in new
+    legacy = RollCodec(("S", "A", "T", "B"), (52,) * 4, 24, 84, 4, (4, 4), 90.0, ("hold",), None, 1, 1, 1)
+    assert to_codec(new) == legacy
+    assert generate_musegan(tmp_path, bars=2, seed=0).bpm == 90.0
