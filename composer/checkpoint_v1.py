@@ -35,7 +35,7 @@ def from_format1(meta: dict, folder: Path) -> dict:
     Only moves fields; checkpoint_meta.check_meta then validates the result like any format-2 meta.
     """
     kind = meta.get("model")
-    if kind not in MOVES:
+    if not isinstance(kind, str) or kind not in MOVES:
         return {**meta, "format": 2}  # check_meta names the unknown kind
     try:
         codec = _codec(meta, kind)
@@ -50,7 +50,7 @@ def from_format1(meta: dict, folder: Path) -> dict:
             out["optimizers"] = {"opt": value}
         elif where.startswith("state."):
             out.setdefault("state", {})[where[6:]] = value
-        elif where in REQUIRED + OPTIONAL and where != "format":  # anything else format 1 let pass
+        elif where in REQUIRED + OPTIONAL and where not in ("format", "state"):  # else format 1 let pass
             out[where] = value
     return out
 

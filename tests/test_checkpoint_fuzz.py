@@ -534,3 +534,37 @@ def test_each_damaged_harmonizer_checkpoint_is_one_checkpoint_error(harmonizer, 
     with pytest.raises(CheckpointError, match=words) as err:
         load_harmonizer(harmonizer)
     assert "\n" not in str(err.value) and str(err.value).startswith(str(harmonizer))
+
+
+JUNK = [None, -1, 2**70, 1.5, "x", [], {}, [1, "a"], {"a": []}, True]
+
+
+@pytest.mark.parametrize("name", ["lstm-bach-noattn", "harmonizer-bach"])
+def test_seeded_damage_to_a_format_1_meta_json_loads_or_is_one_checkpoint_error(name, tmp_path):
+    """Format 1 goes through checkpoint_v1 before validation: a junk value or a deleted key at a
+    seeded path of the old meta.json either loads or raises one CheckpointError."""
+    from test_checkpoint import FORMAT1, _format1_copy
+
+    from composer.generation.harmonize import load_harmonizer
+    from composer.generation.lstm import load_model
+
+    if not (FORMAT1.parent.parent.parent / "checkpoints" / name / "meta.json").exists():
+        pytest.skip(f"no shipped {name}")
+    folder = _format1_copy(name, tmp_path)
+    load = load_model if name.startswith("lstm") else load_harmonizer
+    original = json.loads((folder / "meta.json").read_text())
+    rng = random.Random(0)
+    for _ in range(60):
+        meta = json.loads(json.dumps(original))
+        holder, key = meta, rng.choice(sorted(meta))
+        while isinstance(holder[key], dict) and holder[key] and rng.random() < 0.6:
+            holder, key = holder[key], rng.choice(sorted(holder[key]))
+        if rng.random() < 0.3:
+            del holder[key]
+        else:
+            holder[key] = rng.choice(JUNK)
+        (folder / "meta.json").write_text(json.dumps(meta))
+        try:
+            load(folder)
+        except CheckpointError as e:
+            assert "\n" not in str(e) and str(e).startswith(str(folder))
