@@ -123,6 +123,24 @@ KEY_RULES["programs"].text = "a list of 1..128 programs 0..127"
 SKIP = ("optimizers", "history", "state")  # torch's state and free-form logs, checked on their own
 
 
+def to_meta(kind: str, config, codec, training, *, step: int, history: dict, **optional) -> dict:
+    """The format-2 metadata of a ``kind`` model, but ``format`` and ``files`` (save_checkpoint adds
+    them): ``config``, ``codec`` and ``training`` as dicts (objects with ``to_dict``, dataclasses,
+    or dicts already), and the OPTIONAL fields given (None leaves one out)."""
+    unknown = optional.keys() - set(OPTIONAL)
+    if unknown:
+        raise TypeError(f"to_meta: no such format-{FORMAT} field {sorted(unknown)[0]!r}")
+    meta = {"model": kind, "config": _as_dict(config), "codec": _as_dict(codec)}
+    meta |= {"training": _as_dict(training), "step": step, "history": history}
+    return meta | {k: v for k, v in optional.items() if v is not None}
+
+
+def _as_dict(value) -> dict:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else dict(value)
+
+
 def check_meta(meta, folder: Path, kind: str | None = None) -> dict:
     """``meta`` (parsed meta.json, format 2) if it is a well-formed composer checkpoint, of ``kind``
     when given; else CheckpointError."""

@@ -28,6 +28,7 @@ from composer.checkpoint import (
     optimizer_to_tensors,
     save_checkpoint,
     to_config,
+    to_meta,
 )
 from composer.corpora import load_corpus
 from composer.errors import CheckpointError
@@ -120,15 +121,9 @@ def evaluate(model: Harmonizer, items: list[dict], batch_size: int = 8) -> dict:
 def build_meta(data: dict, config: HarmonizerConfig, cfg: TrainConfig, state: dict) -> dict:
     """The checkpoint's metadata (format 2, composer.checkpoint_meta); ``state`` holds step, history
     and the loop's state."""
-    return {
-        "model": KIND,
-        "config": config.to_dict(),
-        "codec": data["grid"].to_dict(),
-        "training": asdict(cfg),
-        "corpus": {"name": data["corpus"].name, "fingerprint": loop.corpus_fingerprint(data["corpus"])},
-        "music": {"bpm": 100.0, "program": 52},
-        **state,
-    }
+    corpus = {"name": data["corpus"].name, "fingerprint": loop.corpus_fingerprint(data["corpus"])}
+    music = {"bpm": 100.0, "program": 52}
+    return to_meta(KIND, config, data["grid"], cfg, corpus=corpus, music=music, **state)
 
 
 def train_harmonizer(

@@ -22,6 +22,7 @@ from composer.checkpoint import (
     optimizer_to_tensors,
     save_checkpoint,
     to_config,
+    to_meta,
 )
 from composer.corpora import augment, load_corpus
 from composer.device import autocast
@@ -84,20 +85,13 @@ def sample_batch(streams, step: int, seed: int, batch_size: int, seq_len: int, d
 def build_meta(data: dict, config: LSTMConfig, cfg: TrainConfig, state: dict) -> dict:
     """Everything a checkpoint needs besides tensors (format 2, composer.checkpoint_meta): enough to
     rebuild, generate and resume. ``state`` holds step, history, the loop's state and optimizers."""
-    return {
-        "model": "lstm",
-        "config": config.to_dict(),
-        "codec": data["codec"].to_dict(),
-        "corpus": {
-            "name": data["corpus"].name,
-            "fingerprint": loop.corpus_fingerprint(data["corpus"]),
-            "settings": data["corpus"].settings,
-            "transpose": cfg.transpose,
-        },
-        "music": data["music"],
-        "training": cfg.to_dict(),
-        **state,
+    corpus = {
+        "name": data["corpus"].name,
+        "fingerprint": loop.corpus_fingerprint(data["corpus"]),
+        "settings": data["corpus"].settings,
+        "transpose": cfg.transpose,
     }
+    return to_meta("lstm", config, data["codec"], cfg, corpus=corpus, music=data["music"], **state)
 
 
 def check_compatible(meta: dict, folder, corpus) -> None:

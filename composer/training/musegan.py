@@ -26,6 +26,7 @@ from composer.checkpoint import (
     optimizer_to_tensors,
     save_checkpoint,
     to_config,
+    to_meta,
 )
 from composer.corpora import load_corpus
 from composer.device import autocast
@@ -140,29 +141,26 @@ def train_musegan(
 
 
 def _new_meta(cfg, codec, corpus, source, seed, lr, batch_size) -> dict:
-    return {
-        "model": "musegan",
-        "config": cfg.to_dict(),
-        "codec": codec.to_dict(),
-        "corpus": {
-            "source": str(source),
-            "name": corpus.name,
-            "fingerprint": loop.corpus_fingerprint(corpus),
-            "split": "train",
-            **corpus.settings,
-        },
-        "training": {
-            "seed": seed,
-            "lr": lr,
-            "batch_size": batch_size,
-            "critic_steps": CRITIC_STEPS,
-            "gp_weight": GP_WEIGHT,
-            "adam_betas": [0.5, 0.9],
-        },
-        "step": 0,
-        "history": {k: [] for k in HISTORY_KEYS},
-        "state": {"seconds": 0.0},  # every random draw is derived from (seed, step): no RNG state to keep
+    """The metadata of a new run (format 2, composer.checkpoint_meta), at step 0."""
+    corpus_info = {
+        "source": str(source),
+        "name": corpus.name,
+        "fingerprint": loop.corpus_fingerprint(corpus),
+        "split": "train",
+        **corpus.settings,
     }
+    training = {
+        "seed": seed,
+        "lr": lr,
+        "batch_size": batch_size,
+        "critic_steps": CRITIC_STEPS,
+        "gp_weight": GP_WEIGHT,
+        "adam_betas": [0.5, 0.9],
+    }
+    history = {k: [] for k in HISTORY_KEYS}
+    # every random draw is derived from (seed, step) (training.loop.step_seed): no RNG state to keep
+    state = {"seconds": 0.0}
+    return to_meta("musegan", cfg, codec, training, step=0, history=history, corpus=corpus_info, state=state)
 
 
 def _restore(gen, critic, opt_g, opt_c, model_state, state, meta) -> None:
