@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from composer.atomic import atomic_path, atomic_write
-from composer.checkpoint_meta import FORMAT, check_files, check_meta, to_config, to_meta
+from composer.checkpoint_meta import FORMAT, check_files, check_meta, to_codec, to_config, to_meta
 from composer.checkpoint_v1 import from_format1
 from composer.errors import CheckpointError, show_path
 
@@ -67,6 +67,7 @@ __all__ = [
     "read_meta",
     "save_checkpoint",
     "save_format2",
+    "to_codec",
     "to_config",
     "to_meta",
 ]

@@ -216,6 +216,23 @@ def to_config(cls: type, values: dict, folder: Path, field: str = "config"):
         raise CheckpointError(f"{show_path(folder)}: meta.json field {field}: {e}") from None
 
 
+def to_codec(cls: type, values: dict, folder: Path):
+    """The codec ``cls`` (TokenCodec, RollCodec, HarmonyGrid) from meta.json's ``codec`` by its own
+    ``from_dict``, each value of a field of plain type (int, tuple[str, ...], ...) checked against
+    it first; a dict it cannot read is a CheckpointError naming the folder and the codec."""
+    hints = typing.get_type_hints(cls)
+    for name in sorted(values.keys() & hints.keys()):
+        if not dataclasses.is_dataclass(hints[name]) and not _typed(values[name], hints[name])[0]:
+            _fail(folder, f"codec.{name}", values[name], _type_text(hints[name]))
+    try:
+        return cls.from_dict(values)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        text = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        raise CheckpointError(
+            f"{show_path(folder)}: meta.json field codec does not describe a {cls.__name__} ({text[:120]})"
+        ) from None
+
+
 def _typed(value, hint) -> tuple[bool, object]:
     """(whether ``value`` is a JSON form of type ``hint``, the value as that type)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)

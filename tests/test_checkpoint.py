@@ -263,7 +263,7 @@ def test_a_first_format_1_musegan_without_a_codec_gets_the_codec_it_was_trained_
     """The first MuseGANs kept tracks, meter and pitch range at the top of meta.json: binary rolls."""
     from safetensors.torch import save_file
 
-    from composer.generation.musegan import generate_musegan, load_generator, to_codec
+    from composer.generation.musegan import generate_musegan, load_generator
     from composer.models.musegan import Generator, MuseGANConfig
     from composer.representations.pianoroll import RollCodec
 
@@ -286,5 +286,5 @@ def test_a_first_format_1_musegan_without_a_codec_gets_the_codec_it_was_trained_
     _, new = load_generator(tmp_path)
     assert new["training"] == {"seed": 1, "lr": 0.001} and new["step"] == 7 and "tracks" not in new
     legacy = RollCodec(("S", "A", "T", "B"), (52,) * 4, 24, 84, 4, (4, 4), 90.0, ("hold",), None, 1, 1, 1)
-    assert to_codec(new) == legacy
+    assert RollCodec.from_dict(new["codec"]) == legacy
     assert generate_musegan(tmp_path, bars=2, seed=0).bpm == 90.0

@@ -185,6 +185,9 @@ VARIANTS = {  # name -> mutation of a checkpoint folder; every one must be a Che
     "config-missing": lambda f: _meta(f, lambda m: m.pop("config")),
     "music-missing": lambda f: _meta(f, lambda m: m.pop("music")),
     "codec-missing": lambda f: _meta(f, lambda m: m.pop("codec")),
+    "codec-field-missing": lambda f: _meta(f, lambda m: m["codec"].pop("n_tracks")),
+    "codec-keys-not-counts": _set("codec.keys", {"C major": "many"}),
+    "codec-flag-string": _set("codec.normalize_key", "yes"),
     "codec-unknown-field": lambda f: _meta(f, lambda m: m.update(representation={})),
     "config-unknown-field": _set("config.colour", 3),
     "config-bool-hidden": _set("config.hidden", True),
@@ -473,6 +476,9 @@ GAN_VARIANTS = {
     "meter-zero": (_set("codec.time_signature", [4, 0]), r"time_signature is \[4, 0\]"),
     "track-unnamed": (lambda f: _meta(f, lambda m: m["codec"]["names"].pop(3)), "field codec.names is"),
     "width-string": (_set("config.width", "wide"), r"config.width is 'wide', expected a float$"),
+    "codec-grid-float": (_set("codec.grid", 1.5), r"codec.grid is 1.5, expected an int$"),
+    "codec-tonic-string": (_set("codec.tonic", "C"), r"codec.tonic is 'C', expected int \| None$"),
+    "codec-names-string": (_set("codec.names", "SATB"), r"codec.names is 'SATB', expected one per track"),
 }
 
 

@@ -49,7 +49,7 @@ class Harmonizer:
 
 def load_harmonizer(checkpoint=None) -> Harmonizer:
     """Read a harmonizer checkpoint (default: the shipped one); CheckpointError if unusable."""
-    from composer.checkpoint import load_checkpoint_numpy, to_config
+    from composer.checkpoint import load_checkpoint_numpy, to_codec, to_config
     from composer.generation.harmonizer_runtime import HarmonizerRuntime, shapes
     from composer.models.configs import HarmonizerConfig
 
@@ -57,7 +57,8 @@ def load_harmonizer(checkpoint=None) -> Harmonizer:
     meta, weights = load_checkpoint_numpy(folder, kind="harmonizer", config=HarmonizerConfig, shapes=shapes)
     try:
         config = to_config(HarmonizerConfig, meta["config"], folder)
-        return Harmonizer(meta, HarmonyGrid.from_dict(meta["codec"]), HarmonizerRuntime(config, weights))
+        grid = to_codec(HarmonyGrid, meta["codec"], folder)
+        return Harmonizer(meta, grid, HarmonizerRuntime(config, weights))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(
             f"{folder}: incomplete or corrupt checkpoint ({type(e).__name__}: {e})"

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.checkpoint import load_checkpoint, to_config
+from composer.checkpoint import load_checkpoint, to_codec, to_config
 from composer.errors import CheckpointError, ComposerError
 from composer.generation.musegan_voicing import choose_pitches
 from composer.models.musegan import LATENTS, Generator, MuseGANConfig
@@ -42,6 +42,7 @@ def load_generator(checkpoint: str | Path | None = None) -> tuple[Generator, dic
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
     meta, state, _ = load_checkpoint(folder, kind="musegan", like=Generator, config=MuseGANConfig)
     gen = Generator(to_config(MuseGANConfig, meta["config"], folder))
+    to_codec(RollCodec, meta["codec"], folder)  # refused here, before any sampling
     try:
         gen.load_state_dict(state)
     except RuntimeError as e:
@@ -90,16 +91,11 @@ def latent_stream(cfg: MuseGANConfig, seed: int, vary: set[str], flow: float = F
         yield {k2: torch.from_numpy(v).float().unsqueeze(0) for k2, v in arrays.items()}
 
 
-def to_codec(meta: dict) -> RollCodec:
-    """The checkpoint's codec (format 2 meta: composer.checkpoint reads format 1 as format 2)."""
-    return RollCodec.from_dict(meta["codec"])
-
-
 def meta_score(meta: dict, programs: list[int] | None = None, bpm: float | None = None) -> Score:
     """An empty Score with the checkpoint's tracks (names, GM programs), meter and tempo."""
     if bpm is not None and not 1 <= bpm <= 1000:
         raise ComposerError(f"--bpm {bpm}: choose a tempo between 1 and 1000")
-    codec = to_codec(meta)
+    codec = RollCodec.from_dict(meta["codec"])  # checked by load_generator
     tracks = [Track(name=n, program=p) for n, p in zip(codec.names, codec.programs)]
     if programs:
         if len(programs) != len(tracks) or not all(0 <= p <= 127 for p in programs):
@@ -119,7 +115,7 @@ def to_score(roll: np.ndarray, meta: dict, rules: bool = False, base: Score | No
     ``rules``: choose pitches for voice leading (see module doc). ``base`` supplies track programs
     and tempo (``meta_score``); the codec supplies the rest, and the key.
     """
-    codec = to_codec(meta)
+    codec = RollCodec.from_dict(meta["codec"])  # checked by load_generator
     pitches = choose_pitches(codec, codec.to_segments(roll)) if rules else None
     score = codec.decode(roll, pitches=pitches)
     if base is not None:

@@ -27,6 +27,7 @@ from composer.checkpoint import (
     optimizer_from_tensors,
     optimizer_to_tensors,
     save_checkpoint,
+    to_codec,
     to_config,
     to_meta,
 )
@@ -143,7 +144,7 @@ def train_harmonizer(
         )
         given = {k: v for k, v in options.items() if k in ("steps", "stop_after")}
         cfg = to_config(TrainConfig, {**meta["training"], "stop_after": 0, **given}, folder, "training")
-        grid = HarmonyGrid.from_dict(meta["codec"])
+        grid = to_codec(HarmonyGrid, meta["codec"], folder)
     else:
         cfg, grid, meta = TrainConfig(**options), None, None
     data = prepare_data(corpus_source, cfg.seed, grid)

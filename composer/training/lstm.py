@@ -21,6 +21,7 @@ from composer.checkpoint import (
     optimizer_from_tensors,
     optimizer_to_tensors,
     save_checkpoint,
+    to_codec,
     to_config,
     to_meta,
 )
@@ -105,8 +106,8 @@ def load_lstm(folder, with_train_state: bool = False, device="cpu"):
     meta, weights, train_state = load_checkpoint(
         folder, with_train_state, kind="lstm", like=AttentionLSTM, config=LSTMConfig
     )
+    to_codec(TokenCodec, meta["codec"], folder)  # refused here, not at the first sample
     try:
-        TokenCodec.from_dict(meta["codec"])
         model = AttentionLSTM(to_config(LSTMConfig, meta["config"], folder))
         model.load_state_dict(weights)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:

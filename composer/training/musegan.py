@@ -25,6 +25,7 @@ from composer.checkpoint import (
     optimizer_from_tensors,
     optimizer_to_tensors,
     save_checkpoint,
+    to_codec,
     to_config,
     to_meta,
 )
@@ -95,7 +96,7 @@ def train_musegan(
             with loop.restoring(folder):
                 cfg, codec = (
                     to_config(MuseGANConfig, meta["config"], folder),
-                    RollCodec.from_dict(meta["codec"]),
+                    to_codec(RollCodec, meta["codec"], folder),
                 )
                 tr = meta["training"]
                 meta.setdefault("state", {}).setdefault("seconds", 0.0)
