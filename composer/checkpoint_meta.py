@@ -25,6 +25,10 @@ Every model (``lstm``, ``musegan``, ``harmonizer``) writes the same top-level fi
 Format 1 (two key schemas under one number) is read through composer.checkpoint_v1, which turns it
 into format 2 before these checks run; composer writes only format 2.
 
+Model code builds the metadata with ``to_meta`` and reads it back with ``to_config`` (the config
+dataclass, each field type-checked, so a new field needs no change here) and ``to_codec`` (the codec,
+by its own ``from_dict``).
+
 The checks are generic where they can be, so a new config field passes without a change here: every
 number under ``config`` is finite and within 0..CONFIG_MAX (nothing built from it can ask for
 gigabytes before the weights' shapes are compared with it); a key of a known name is checked wherever
