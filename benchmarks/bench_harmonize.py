@@ -153,7 +153,7 @@ def harmonizer_pairs(checkpoint, pieces) -> tuple[list, int]:
     model = Harmonizer(HarmonizerConfig(**meta["config"]))
     model.load_state_dict(weights)
     model.eval()
-    grid = HarmonyGrid.from_dict(meta["grid"])
+    grid = HarmonyGrid.from_dict(meta["codec"])
     pairs, notes = [], 0
     with torch.no_grad():
         for p in pieces:

@@ -1,24 +1,27 @@
-"""Checkpoints: safetensors weights plus JSON metadata in one folder; never a pickle.
+"""Checkpoints: save_checkpoint / load_checkpoint of safetensors weights plus JSON metadata; never a pickle.
 
 A checkpoint folder holds
 
-- ``meta.json``: model kind and config, vocabulary, corpus and representation settings, training
-  state (step, epoch, losses, RNG states) and the names of the two tensor files below;
+- ``meta.json``: the format-2 schema of composer.checkpoint_meta, the same for every model: model
+  kind, model config, codec, training config, step, loss history, loop state, optimizers' JSON part,
+  and the names of the two tensor files below;
 - ``model-<step>-<tag>.safetensors``: the model's weights;
 - ``optimizer-<step>-<tag>.safetensors``: optimizer state (and any other training tensors), for --resume.
 
 ``<tag>`` is random per save, so a save never overwrites a file that the current meta.json names (not
-even when it saves the same step again). Saving writes the tensor files first, then replaces meta.json
-atomically, then removes the files the previous meta.json named. meta.json is the commit point: a
-crash at any moment leaves a folder whose meta.json names a complete, consistent set of files.
-Older checkpoints (``model-<step>.safetensors``) still load.
+even when it saves the same step again). Saving checks the metadata against the schema, writes the
+tensor files, then replaces meta.json atomically, then removes the files the previous meta.json named.
+meta.json is the commit point: a crash at any moment leaves a folder whose meta.json names a complete,
+consistent set of files. Format-1 folders (and their ``model-<step>.safetensors``) still load, read
+as format 2 (composer.checkpoint_v1); saving always writes format 2.
 
 A folder may come from anyone, so loading trusts nothing in it (composer.checkpoint_meta checks the
 JSON): files are plain names inside the folder of composer's own pattern, opened only when they are
 regular files (a FIFO never blocks, a symlink never leads out), JSON and tensor headers are read
-with bounded size and depth, and the tensors' shapes are compared with the model the config
-describes, built on torch's meta device, before any tensor is read. Only files of composer's pattern
-that the previous meta.json names are ever deleted.
+with bounded size and depth, the config is checked field by field against its dataclass
+(``to_config``), and the tensors' shapes are compared with the model the config describes, built on
+torch's meta device, before any tensor is read. Only files of composer's pattern that the previous
+meta.json names are ever deleted.
 """
 
 from __future__ import annotations
@@ -33,7 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from composer.atomic import atomic_path, atomic_write
-from composer.checkpoint_meta import FORMAT, check_files, check_meta
+from composer.checkpoint_meta import FORMAT, check_files, check_meta, to_codec, to_config, to_meta
+from composer.checkpoint_v1 import from_format1
 from composer.errors import CheckpointError, show_path
 
 if TYPE_CHECKING:
@@ -56,7 +60,17 @@ DTYPE_BYTES = {
     "BOOL": 1,
 }
 
-__all__ = ["FORMAT", "load_checkpoint", "load_checkpoint_numpy", "read_meta", "save_checkpoint"]
+__all__ = [
+    "FORMAT",
+    "load_checkpoint",
+    "load_checkpoint_numpy",
+    "read_meta",
+    "save_checkpoint",
+    "save_format2",
+    "to_codec",
+    "to_config",
+    "to_meta",
+]
 
 
 def save_checkpoint(
@@ -65,24 +79,44 @@ def save_checkpoint(
     model_state: dict[str, torch.Tensor],
     train_state: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write one checkpoint atomically. ``meta`` must be JSON-serializable and hold ``step``."""
+    """Write one checkpoint atomically; returns ``folder``.
+
+    ``meta`` holds the format-2 fields (composer.checkpoint_meta) but ``format`` and ``files``, which
+    this adds. It is checked as a loader would check it before anything is written, so what composer
+    writes always loads (a CheckpointError here is composer's own bug, not the user's).
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    step = int(meta["step"])
-    old = _previous_files(folder)
+    step = meta.get("step")  # check_meta names a missing or bad one before its file name is used
     tag = f"{step}-{secrets.token_hex(4)}"  # unique per save: never overwrites a file meta.json names
     files = {"model": f"model-{tag}.safetensors"}
-    _save_tensors(folder / files["model"], model_state)
     if train_state is not None:
         files["optimizer"] = f"optimizer-{tag}.safetensors"
+    meta = check_meta({**meta, "format": FORMAT, "files": files}, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    old = _previous_files(folder)
+    _save_tensors(folder / files["model"], model_state)
+    if train_state is not None:
         _save_tensors(folder / files["optimizer"], train_state)
     with atomic_write(folder / META, "w") as f:
-        json.dump({**meta, "format": FORMAT, "files": files}, f, indent=1, sort_keys=True)
+        json.dump(meta, f, indent=1, sort_keys=True)
     for name in old - set(files.values()):
         path = folder / name
         if stat.S_ISREG(_lstat(path)) or stat.S_ISLNK(_lstat(path)):  # unlinking a link leaves its target
             path.unlink(missing_ok=True)
     return folder
+
+
+def save_format2(folder: str | os.PathLike) -> bool:
+    """Rewrite a format-1 checkpoint's meta.json as format 2, in place and atomically; the tensor
+    files are left as they are, byte for byte. Returns whether there was anything to rewrite."""
+    folder = Path(folder)
+    data = _read_json(folder / META, folder)
+    if isinstance(data, dict) and data.get("format") == FORMAT:
+        return False
+    meta = _read_meta(folder)
+    with atomic_write(folder / META, "w") as f:
+        json.dump(meta, f, indent=1, sort_keys=True)
+    return True
 
 
 def _previous_files(folder: Path) -> set[str]:
@@ -117,19 +151,23 @@ def load_checkpoint(
     folder: str | os.PathLike,
     with_train_state: bool = False,
     kind: str | None = None,
-    like: Callable[[dict], torch.nn.Module] | None = None,
+    like: Callable[[object], torch.nn.Module] | None = None,
+    config: type | None = None,
 ) -> tuple[dict, dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
-    """Read (meta, model_state, train_state); train_state is None unless asked for.
+    """Read (meta, model_state, train_state); ``meta`` is format 2 whatever format the folder holds,
+    train_state is None unless asked for.
 
-    With ``kind`` ("lstm", "musegan"), a checkpoint of another model is refused. ``like`` builds the
-    model from ``meta["config"]``: it is built on torch's meta device (no memory), and its state_dict
-    must have the weights file's tensor names and shapes before any tensor is read. Raises
-    CheckpointError, naming the folder and the reason, when anything is missing, corrupt, of another
-    kind or of other shapes.
+    With ``kind`` ("lstm", "musegan", "harmonizer"), a checkpoint of another model is refused. With
+    ``config`` (the model's config dataclass), ``meta["config"]`` is checked against its fields
+    (``to_config``). ``like`` builds the model from the config (the ``config`` instance when given,
+    else the dict): it is built on torch's meta device (no memory), and its state_dict must have the
+    weights file's tensor names and shapes before any tensor is read. Raises CheckpointError, naming
+    the folder and the reason, when anything is missing, corrupt, of another kind or of other shapes.
     """
     folder = Path(folder)
     meta = _read_meta(folder, kind)
-    check = None if like is None else (lambda shapes: check_shapes(folder, meta, like, shapes))
+    typed = meta["config"] if config is None else to_config(config, meta["config"], folder)
+    check = None if like is None else (lambda shapes: check_shapes(folder, typed, like, shapes))
     model_state = _read_tensors(folder, meta["files"]["model"], check=check)
     train_state = None
     if with_train_state:
@@ -142,7 +180,7 @@ def load_checkpoint(
 
 
 def read_meta(folder: str | os.PathLike) -> dict:
-    """Only the JSON metadata of a checkpoint, validated (cheap: no tensors are read)."""
+    """Only the JSON metadata of a checkpoint, validated, as format 2 (cheap: no tensors are read)."""
     return _read_meta(Path(folder))
 
 
@@ -151,7 +189,10 @@ def _read_meta(folder: Path, kind: str | None = None) -> dict:
         raise CheckpointError(f"{show_path(folder)}: no such checkpoint")
     if not (folder / META).exists():
         raise CheckpointError(f"{show_path(folder)}: not a checkpoint folder (no {META})")
-    return check_meta(_read_json(folder / META, folder), folder, kind)
+    meta = _read_json(folder / META, folder)
+    if isinstance(meta, dict) and meta.get("format") == 1:
+        meta = from_format1(meta, folder)
+    return check_meta(meta, folder, kind)
 
 
 def _read_json(path: Path, folder: Path):
@@ -274,38 +315,59 @@ def _load_tensors(data: bytes, path: Path, numpy: bool = False) -> dict:
         raise CheckpointError(f"{show_path(path)}: corrupt checkpoint weights ({e})") from None
 
 
-def check_shapes(folder: Path, meta: dict, like: Callable, shapes: dict[str, tuple]) -> None:
-    """The model ``like(meta["config"])``, built on the meta device, has exactly ``shapes``."""
+def check_shapes(folder: Path, config, like: Callable, shapes: dict[str, tuple]) -> None:
+    """The model ``like(config)``, built on the meta device, has exactly ``shapes``."""
     import torch
 
-    where = show_path(folder)
     try:
         with torch.device("meta"):
-            model = like(meta.get("config", {}))
+            model = like(config)
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     except (TypeError, ValueError, KeyError, RuntimeError, AttributeError, OverflowError, IndexError) as e:
-        text = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(f"{where}: meta.json field config does not describe a model ({text})") from None
+        _not_a_model(folder, e)
+    _compare_shapes(folder, expected, shapes)
+
+
+def _not_a_model(folder: Path, e: Exception) -> None:
+    text = str(e).splitlines()[0] if str(e) else type(e).__name__
+    raise CheckpointError(f"{show_path(folder)}: meta.json field config does not describe a model ({text})")
+
+
+def _compare_shapes(folder: Path, expected: dict[str, tuple], shapes: dict[str, tuple]) -> None:
     for key in sorted(expected.keys() | shapes.keys()):
         got = shapes[key][1] if key in shapes else None
         if got != expected.get(key):
             want = list(expected[key]) if key in expected else "no such tensor"
             has = list(got) if got is not None else "missing"
             raise CheckpointError(
-                f"{where}: weights do not match the stored config (tensor {show_path(key)}: {has}, "
-                f"config gives {want})"
+                f"{show_path(folder)}: weights do not match the stored config (tensor {show_path(key)}: "
+                f"{has}, config gives {want})"
             )
 
 
-def load_checkpoint_numpy(folder: str | os.PathLike, kind: str | None = None) -> tuple[dict, dict]:
+def load_checkpoint_numpy(
+    folder: str | os.PathLike,
+    kind: str | None = None,
+    config: type | None = None,
+    shapes: Callable[[object], dict[str, tuple[int, ...]]] | None = None,
+) -> tuple[dict, dict]:
     """(meta, weights as NumPy arrays) without importing torch: for fast, torch-free inference.
 
-    ``kind`` as for load_checkpoint. The config's numbers are bounded (composer.checkpoint_meta);
-    comparing them with the weights' shapes is the caller's (one forward step does it).
+    ``kind`` and ``config`` as for load_checkpoint; ``meta`` is format 2. ``shapes`` plays the part
+    of load_checkpoint's ``like``: it maps the config to the name -> shape of every tensor the model
+    has, and the weights file's header must match it before any tensor is read.
     """
     folder = Path(folder)
     meta = _read_meta(folder, kind)
-    return meta, _read_tensors(folder, meta["files"]["model"], numpy=True)
+    typed = meta["config"] if config is None else to_config(config, meta["config"], folder)
+    check = None
+    if shapes is not None:
+        try:
+            expected = shapes(typed)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as e:
+            _not_a_model(folder, e)
+        check = lambda found: _compare_shapes(folder, expected, found)  # noqa: E731
+    return meta, _read_tensors(folder, meta["files"]["model"], numpy=True, check=check)
 
 
 def optimizer_to_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
+from test_checkpoint import minimal_meta
 
 from composer.checkpoint import load_checkpoint, read_meta, save_checkpoint
 from composer.cli import main
@@ -133,13 +134,13 @@ VARIANTS = {  # name -> mutation of a checkpoint folder; every one must be a Che
     "meta-array": lambda f: (f / "meta.json").write_text("[1, 2]"),
     "meta-missing": lambda f: (f / "meta.json").unlink(),
     "meta-fifo": lambda f: ((f / "meta.json").unlink(), os.mkfifo(f / "meta.json")),
-    "format-2": _set("format", 2),
+    "format-3": _set("format", 3),
     "kind-musegan": _set("model", "musegan"),
     "meter-zero": _set("music.time_signature", [0, 4]),
     "meter-3": _set("music.time_signature", [4, 3]),
     "meter-short": _set("music.time_signature", [4]),
-    "resolution-0": _set("representation.resolution", 0),
-    "resolution-float": _set("representation.resolution", 4.5),
+    "resolution-0": _set("codec.resolution", 0),
+    "resolution-float": _set("codec.resolution", 4.5),
     "bpm-0": _set("music.bpm", 0),
     "bpm-string": _set("music.bpm", "fast"),
     "bpm-huge": _set("music.bpm", 1e300),
@@ -150,16 +151,20 @@ VARIANTS = {  # name -> mutation of a checkpoint folder; every one must be a Che
     "track-not-object": _set("music.tracks.0", 7),
     "drum-string": _set("music.tracks.0.is_drum", "yes"),
     "track-unnamed": lambda f: _meta(f, lambda m: m["music"]["tracks"][1].pop("name")),
-    "pitch-200": lambda f: _meta(f, lambda m: m["vocab"]["values"]["pitch"].append(200)),
-    "pitch-negative": lambda f: _meta(f, lambda m: m["vocab"]["values"]["pitch"].insert(0, -3)),
-    "vocab-unsorted": lambda f: _meta(f, lambda m: m["vocab"]["values"]["pitch"].reverse()),
-    "vocab-streams": _set("vocab.streams", ["pitch"]),
-    "vocab-not-object": _set("vocab", "x"),
-    "vocab-size": lambda f: _meta(f, lambda m: m["vocab"]["values"]["duration"].pop()),
+    "pitch-200": lambda f: _meta(f, lambda m: m["codec"]["vocab"]["values"]["pitch"].append(200)),
+    "pitch-negative": lambda f: _meta(f, lambda m: m["codec"]["vocab"]["values"]["pitch"].insert(0, -3)),
+    "vocab-unsorted": lambda f: _meta(f, lambda m: m["codec"]["vocab"]["values"]["pitch"].reverse()),
+    "vocab-streams": _set("codec.vocab.streams", ["pitch"]),
+    "vocab-not-object": _set("codec.vocab", "x"),
+    "vocab-size": lambda f: _meta(f, lambda m: m["codec"]["vocab"]["values"]["duration"].pop()),
     "shift-all-zero": lambda f: _meta(
-        f, lambda m: (m["vocab"]["values"].update(shift=[0]), m["config"]["vocab_sizes"].update(shift=3))
+        f,
+        lambda m: (
+            m["codec"]["vocab"]["values"].update(shift=[0]),
+            m["config"]["vocab_sizes"].update(shift=3),
+        ),
     ),
-    "track-value": lambda f: _meta(f, lambda m: m["vocab"]["values"]["track"].append(9)),
+    "track-value": lambda f: _meta(f, lambda m: m["codec"]["vocab"]["values"]["track"].append(9)),
     "hidden-1e9": _set("config.hidden", 1e9),
     "hidden-int-huge": _set("config.hidden", 10**9),
     "hidden-other": _set("config.hidden", 16),
@@ -176,9 +181,17 @@ VARIANTS = {  # name -> mutation of a checkpoint folder; every one must be a Che
     "config-long-list": _set("config.order", list(range(100))),
     "config-missing": lambda f: _meta(f, lambda m: m.pop("config")),
     "music-missing": lambda f: _meta(f, lambda m: m.pop("music")),
-    "representation-missing": lambda f: _meta(f, lambda m: m.pop("representation")),
+    "codec-missing": lambda f: _meta(f, lambda m: m.pop("codec")),
+    "codec-field-missing": lambda f: _meta(f, lambda m: m["codec"].pop("n_tracks")),
+    "codec-keys-not-counts": _set("codec.keys", {"C major": "many"}),
+    "codec-flag-string": _set("codec.normalize_key", "yes"),
+    "codec-unknown-field": lambda f: _meta(f, lambda m: m.update(representation={})),
+    "config-unknown-field": _set("config.colour", 3),
+    "config-bool-hidden": _set("config.hidden", True),
+    "model-unknown": _set("model", "gpt"),
     "history-string": _set("history", "long"),
-    "running-strings": _set("running", ["a"]),
+    "running-strings": _set("state.running", ["a"]),
+    "state-not-object": _set("state", [1]),
     "lr-negative": _set("training.lr", -1),
     "step-negative": _set("step", -1),
     "weights-missing": lambda f: _model_file(f).unlink(),
@@ -203,10 +216,10 @@ VARIANTS = {  # name -> mutation of a checkpoint folder; every one must be a Che
 }
 
 
-# What only one loader reads: the NumPy runtime never reads the embedding width, the bar-position
-# count or tensors it does not use; the torch model is built from the config alone.
-TORCH_ONLY = {"embed-string", "positions-other", "weights-extra-tensor", "weights-wrong-shape"}
-NUMPY_ONLY = {"music-missing", "representation-missing"}
+# What only one loader reads: the torch model is built from the config alone, without the output's
+# score settings. Both check the typed config and every tensor's name and shape before reading data.
+TORCH_ONLY: set[str] = set()
+NUMPY_ONLY = {"music-missing"}
 
 
 def _load_both(folder: Path, name: str = "") -> None:
@@ -292,7 +305,9 @@ def test_the_cli_says_one_line_and_exits_2(ck, tmp_path, name):
 
 def test_an_all_zero_shift_vocabulary_is_refused_by_name(ck):
     VARIANTS["shift-all-zero"](ck)
-    with pytest.raises(CheckpointError, match=r"field vocab.values.shift is \[0\], expected a shift above 0"):
+    with pytest.raises(
+        CheckpointError, match=r"field codec.vocab.values.shift is \[0\], expected a shift above 0"
+    ):
         read_meta(ck)
 
 
@@ -348,11 +363,11 @@ def test_saving_over_a_hostile_meta_json_deletes_nothing_outside(tmp_path):
     own.write_text("also mine")
     for name in ("../victim.safetensors", str(victim), "notes.txt"):
         (tmp_path / "ck" / "meta.json").write_text(
-            json.dumps({"format": 1, "model": "lstm", "step": 1, "files": {"model": name}})
+            json.dumps({**minimal_meta(step=1), "format": 2, "files": {"model": name}})
         )
         import torch
 
-        save_checkpoint(tmp_path / "ck", {"model": "lstm", "step": 2}, {"w": torch.ones(1)})
+        save_checkpoint(tmp_path / "ck", minimal_meta(step=2), {"w": torch.ones(1)})
     assert victim.read_text() == "mine" and own.read_text() == "also mine"
 
 
@@ -365,11 +380,9 @@ def test_a_link_named_like_a_weights_file_is_removed_not_its_target(tmp_path):
     folder.mkdir()
     (folder / "model-1-0000abcd.safetensors").symlink_to(victim)
     (folder / "meta.json").write_text(
-        json.dumps(
-            {"format": 1, "model": "lstm", "step": 1, "files": {"model": "model-1-0000abcd.safetensors"}}
-        )
+        json.dumps({**minimal_meta(step=1), "format": 2, "files": {"model": "model-1-0000abcd.safetensors"}})
     )
-    save_checkpoint(folder, {"model": "lstm", "step": 2}, {"w": torch.ones(1)})
+    save_checkpoint(folder, minimal_meta(step=2), {"w": torch.ones(1)})
     assert victim.read_text() == "mine" and not (folder / "model-1-0000abcd.safetensors").is_symlink()
     assert read_meta(folder)["files"]["model"].startswith("model-2-")
 
@@ -396,8 +409,10 @@ RESUME = {
     "no-optimizer": lambda f: _meta(f / "last", lambda m: m["files"].pop("optimizer")),
     "optimizer-file-missing": lambda f: next((f / "last").glob("optimizer-*")).unlink(),
     "optimizer-truncated": lambda f: next((f / "last").glob("optimizer-*")).write_bytes(b"\x08" + b"\0" * 7),
-    "optimizer-groups": lambda f: _meta(f / "last", lambda m: m["optimizer"].update(param_groups="x")),
-    "optimizer-missing": lambda f: _meta(f / "last", lambda m: m.pop("optimizer")),
+    "optimizer-groups": lambda f: _meta(
+        f / "last", lambda m: m["optimizers"]["opt"].update(param_groups="x")
+    ),
+    "optimizer-missing": lambda f: _meta(f / "last", lambda m: m.pop("optimizers")),
     "training-missing": lambda f: _meta(f / "last", lambda m: m.pop("training")),
     "batch-size-0": lambda f: _meta(f / "last", lambda m: m["training"].update(batch_size=0)),
     "corpus-not-object": lambda f: _meta(f / "last", lambda m: m.update(corpus=3)),
@@ -438,30 +453,29 @@ def test_resume_from_the_undamaged_copy_continues(trained, ck, cache_dir):
 def gan(tmp_path) -> Path:
     """A hand-made MuseGAN checkpoint (untrained, width 1/32), in the layout training writes."""
     from composer.models.musegan import Generator, MuseGANConfig
+    from composer.representations.pianoroll import RollCodec
 
     cfg = MuseGANConfig(width=1 / 32)
-    meta = {
-        "model": "musegan",
-        "step": 0,
-        "config": cfg.to_dict(),
-        "tracks": [{"name": n, "program": 52} for n in ("S", "A", "T", "B")],
-        "time_signature": [4, 4],
-        "resolution": 4,
-        "bpm": 100.0,
-        "representation": {"kind": "pianoroll", "lowest_pitch": 24, "n_pitches": cfg.n_pitches},
-    }
+    codec = RollCodec(
+        names=("S", "A", "T", "B"), lowest_pitch=24, n_pitches=cfg.n_pitches, channels=("hold",)
+    )
+    meta = {**minimal_meta("musegan", 0), "config": cfg.to_dict(), "codec": codec.to_dict()}
     return save_checkpoint(tmp_path / "gan", meta, Generator(cfg).state_dict())
 
 
 GAN_VARIANTS = {
     "width-other": (_set("config.width", 0.25), "tensor "),
     "tracks-huge": (_set("config.n_tracks", 10**9), "config.n_tracks is 1000000000"),
-    "tracks-fewer": (_set("config.n_tracks", 3), "field tracks is"),
-    "program-500": (_set("tracks.1.program", 500), "tracks.1.program is 500"),
-    "pitches-above-127": (_set("representation.lowest_pitch", 100), "representation.n_pitches is 84"),
-    "z-float": (_set("config.z_dim", 31.5), "config does not describe a model"),
-    "meter-zero": (_set("time_signature", [4, 0]), r"time_signature is \[4, 0\]"),
-    "track-unnamed": (lambda f: _meta(f, lambda m: m["tracks"][3].pop("name")), "field tracks.3 is"),
+    "tracks-fewer": (_set("config.n_tracks", 3), "field codec.names is"),
+    "program-500": (_set("codec.programs.1", 500), "codec.programs is"),
+    "pitches-above-127": (_set("codec.lowest_pitch", 100), "codec.n_pitches is 84"),
+    "z-float": (_set("config.z_dim", 31.5), r"config.z_dim is 31.5, expected an int$"),
+    "meter-zero": (_set("codec.time_signature", [4, 0]), r"time_signature is \[4, 0\]"),
+    "track-unnamed": (lambda f: _meta(f, lambda m: m["codec"]["names"].pop(3)), "field codec.names is"),
+    "width-string": (_set("config.width", "wide"), r"config.width is 'wide', expected a float$"),
+    "codec-grid-float": (_set("codec.grid", 1.5), r"codec.grid is 1.5, expected an int$"),
+    "codec-tonic-string": (_set("codec.tonic", "C"), r"codec.tonic is 'C', expected int \| None$"),
+    "codec-names-string": (_set("codec.names", "SATB"), r"codec.names is 'SATB', expected one per track"),
 }
 
 
@@ -481,3 +495,79 @@ def test_the_musegan_cli_says_one_line_and_exits_2(gan, tmp_path):
         main, ["generate", "--model", "musegan", "--checkpoint", str(gan), "-o", str(tmp_path / "x.mid")]
     )
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+# The harmonizer's checkpoint: the same rules, through its NumPy loader.
+
+HARMONIZER_VARIANTS = {
+    "hidden-other": (_set("config.hidden", 12), r"tensor decoder.bias_hh_l0: \[64\], config gives \[48\]"),
+    "encoder-string": (_set("config.encoder", "8"), r"config.encoder is '8', expected an int$"),
+    "config-unknown": (_set("config.layers", 2), r"config.layers is 2, expected no such field"),
+    "codec-missing": (lambda f: _meta(f, lambda m: m.pop("codec")), "no field codec"),
+    "pitch-200": (_set("codec.pitch_hi", 200), r"codec.pitch_hi is 200, expected an integer in 0..127"),
+    "weights-missing-tensor": (
+        _tensors(lambda t: t.pop("heads.2.2.bias")),
+        r"tensor heads.2.2.bias: missing",
+    ),
+}
+
+
+@pytest.fixture
+def harmonizer(tmp_path) -> Path:
+    """A hand-made harmonizer checkpoint (untrained, tiny), in the layout training writes."""
+    import torch
+
+    from composer.models.harmonizer import SIZES, Harmonizer, HarmonizerConfig
+    from composer.representations.harmony_grid import HarmonyGrid
+
+    grid = HarmonyGrid(pitch_lo=36, pitch_hi=84)
+    torch.manual_seed(0)
+    cfg = HarmonizerConfig(n_tokens=grid.n_tokens, n_sounding=grid.n_sounding, **SIZES["tiny"])
+    meta = {**minimal_meta("harmonizer", 0), "config": cfg.to_dict(), "codec": grid.to_dict()}
+    return save_checkpoint(tmp_path / "harmonizer", meta, Harmonizer(cfg).state_dict())
+
+
+@pytest.mark.parametrize("name", sorted(HARMONIZER_VARIANTS))
+def test_each_damaged_harmonizer_checkpoint_is_one_checkpoint_error(harmonizer, name):
+    from composer.generation.harmonize import load_harmonizer
+
+    load_harmonizer(harmonizer)  # the undamaged one loads
+    mutate, words = HARMONIZER_VARIANTS[name]
+    mutate(harmonizer)
+    with pytest.raises(CheckpointError, match=words) as err:
+        load_harmonizer(harmonizer)
+    assert "\n" not in str(err.value) and str(err.value).startswith(str(harmonizer))
+
+
+JUNK = [None, -1, 2**70, 1.5, "x", [], {}, [1, "a"], {"a": []}, True]
+
+
+@pytest.mark.parametrize("name", ["lstm-bach-noattn", "harmonizer-bach"])
+def test_seeded_damage_to_a_format_1_meta_json_loads_or_is_one_checkpoint_error(name, tmp_path):
+    """Format 1 goes through checkpoint_v1 before validation: a junk value or a deleted key at a
+    seeded path of the old meta.json either loads or raises one CheckpointError."""
+    from test_checkpoint import FORMAT1, _format1_copy
+
+    from composer.generation.harmonize import load_harmonizer
+    from composer.generation.lstm import load_model
+
+    if not (FORMAT1.parent.parent.parent / "checkpoints" / name / "meta.json").exists():
+        pytest.skip(f"no shipped {name}")
+    folder = _format1_copy(name, tmp_path)
+    load = load_model if name.startswith("lstm") else load_harmonizer
+    original = json.loads((folder / "meta.json").read_text())
+    rng = random.Random(0)
+    for _ in range(60):
+        meta = json.loads(json.dumps(original))
+        holder, key = meta, rng.choice(sorted(meta))
+        while isinstance(holder[key], dict) and holder[key] and rng.random() < 0.6:
+            holder, key = holder[key], rng.choice(sorted(holder[key]))
+        if rng.random() < 0.3:
+            del holder[key]
+        else:
+            holder[key] = rng.choice(JUNK)
+        (folder / "meta.json").write_text(json.dumps(meta))
+        try:
+            load(folder)
+        except CheckpointError as e:
+            assert "\n" not in str(e) and str(e).startswith(str(folder))

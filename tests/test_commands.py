@@ -159,5 +159,5 @@ def test_train_harmonizer_writes_runs_harmonizer_corpus_and_resumes(tmp_path, mo
     again = CliRunner().invoke(main, ["train", "--model", "harmonizer", "--resume", "--steps", "2"])
     assert again.exit_code == 0, again.output
     meta = json.loads((folder / "last" / "meta.json").read_text())
-    assert meta["step"] == 2 and meta["train"]["batch_size"] == 2 and meta["train"]["lr"] == 0.01
+    assert meta["step"] == 2 and meta["training"]["batch_size"] == 2 and meta["training"]["lr"] == 0.01
     assert dataclasses.asdict(harmonizer.TrainConfig(**meta["train"]))["size"] == "tiny"

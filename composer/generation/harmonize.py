@@ -51,15 +51,16 @@ class Harmonizer:
 
 def load_harmonizer(checkpoint=None) -> Harmonizer:
     """Read a harmonizer checkpoint (default: the shipped one); CheckpointError if unusable."""
-    from composer.checkpoint import load_checkpoint_numpy
-    from composer.generation.harmonizer_runtime import HarmonizerRuntime
+    from composer.checkpoint import load_checkpoint_numpy, to_codec, to_config
+    from composer.generation.harmonizer_runtime import HarmonizerRuntime, shapes
+    from composer.models.configs import HarmonizerConfig
 
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    meta, weights = load_checkpoint_numpy(folder, kind="harmonizer")
+    meta, weights = load_checkpoint_numpy(folder, kind="harmonizer", config=HarmonizerConfig, shapes=shapes)
     try:
-        return Harmonizer(
-            meta, HarmonyGrid.from_dict(meta["grid"]), HarmonizerRuntime(meta["config"], weights)
-        )
+        config = to_config(HarmonizerConfig, meta["config"], folder)
+        grid = to_codec(HarmonyGrid, meta["codec"], folder)
+        return Harmonizer(meta, grid, HarmonizerRuntime(config, weights))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(
             f"{folder}: incomplete or corrupt checkpoint ({type(e).__name__}: {e})"

@@ -2,13 +2,16 @@
 
 Importing torch alone costs one to two seconds, the whole budget of a cold `composer harmonize`; this
 mirror of models.harmonizer.Harmonizer (same weights, same maths, checked against it in the tests)
-runs without it. ``encode`` reads the whole fixed voice at once; ``step`` and ``logits`` then write
+runs without it. It reads the typed HarmonizerConfig and every weight by its torch state_dict name
+(``shapes``). ``encode`` reads the whole fixed voice at once; ``step`` and ``logits`` then write
 the free voices one step at a time.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from composer.models.configs import HarmonizerConfig
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -33,6 +36,32 @@ def _lstm(xs: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, b: np.ndarray) -> 
     return out
 
 
+def shapes(config: HarmonizerConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor of ``Harmonizer(config).state_dict()``, as torch names them
+    (``heads.{k}.0`` and ``.2``: the two Linear layers of voice k's head)."""
+    c, E, Hb, H = config, config.embed, config.encoder, config.hidden
+    out = {
+        "embed_fixed.weight": (c.n_sounding, E),
+        "embed_strike.weight": (2, E),
+        "embed_pos.weight": (c.n_positions, E),
+        "embed_mode.weight": (c.n_modes, E),
+        "embed_left.weight": (c.n_left, E),
+        "embed_voice.weight": (c.n_sounding, E),
+        "embed_onset.weight": (2, E),
+    }
+    for lstm, n_in, n_h, suffixes in (
+        ("encoder", E, Hb, ("", "_reverse")),
+        ("decoder", 2 * Hb + 3 * E, H, ("",)),
+    ):
+        for sx in suffixes:
+            out |= {f"{lstm}.weight_ih_l0{sx}": (4 * n_h, n_in), f"{lstm}.weight_hh_l0{sx}": (4 * n_h, n_h)}
+            out |= {f"{lstm}.bias_ih_l0{sx}": (4 * n_h,), f"{lstm}.bias_hh_l0{sx}": (4 * n_h,)}
+    for k in range(3):
+        out |= {f"heads.{k}.0.weight": (c.head, H + 2 * Hb + k * E), f"heads.{k}.0.bias": (c.head,)}
+        out |= {f"heads.{k}.2.weight": (c.n_tokens, c.head), f"heads.{k}.2.bias": (c.n_tokens,)}
+    return out
+
+
 class HarmonizerRuntime:
     """Stateful inference: ``encode`` once, then ``step`` per grid step and ``logits`` per voice.
 
@@ -42,11 +71,11 @@ class HarmonizerRuntime:
     the heads' first layers on the decoder state. This keeps a cold run far inside a second.
     """
 
-    def __init__(self, config: dict, weights: dict[str, np.ndarray]):
+    def __init__(self, config: HarmonizerConfig, weights: dict[str, np.ndarray]):
         self.config = config
         w = {k: v.astype(np.float64) for k, v in weights.items()}
         self.w = w
-        E, Hb, H = w["embed_voice.weight"].shape[1], config["encoder"], config["hidden"]
+        E, Hb, H = w["embed_voice.weight"].shape[1], config.encoder, config.hidden
         self.enc_fwd = [w["encoder.weight_ih_l0"], w["encoder.weight_hh_l0"]]
         self.enc_fwd.append(w["encoder.bias_ih_l0"] + w["encoder.bias_hh_l0"])
         self.enc_bwd = [w["encoder.weight_ih_l0_reverse"], w["encoder.weight_hh_l0_reverse"]]
@@ -80,7 +109,7 @@ class HarmonizerRuntime:
         self.encode(np.zeros((0, 2), np.int64), np.zeros((0, 3), np.int64))
 
     def reset(self) -> None:
-        H = self.config["hidden"]
+        H = self.config.hidden
         self.h, self.c = np.zeros(H), np.zeros(H)
 
     def encode(self, fixed: np.ndarray, context: np.ndarray) -> np.ndarray:

@@ -75,21 +75,22 @@ class Model:
 
 def load_model(checkpoint=None, bpm: float | None = None) -> Model:
     """Read a checkpoint folder (default: the shipped one) for generation; CheckpointError if unusable."""
-    from composer.checkpoint import load_checkpoint_numpy
-    from composer.generation.runtime import Runtime
+    from composer.checkpoint import load_checkpoint_numpy, to_codec, to_config
+    from composer.generation.runtime import Runtime, shapes
+    from composer.models.configs import LSTMConfig
 
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    meta, weights = load_checkpoint_numpy(folder, kind="lstm")
+    meta, weights = load_checkpoint_numpy(folder, kind="lstm", config=LSTMConfig, shapes=shapes)
     try:
-        codec = TokenCodec.from_meta(meta)
-        runtime = Runtime(meta["config"], weights)
+        codec = to_codec(TokenCodec, meta["codec"], folder)
+        runtime = Runtime(to_config(LSTMConfig, meta["config"], folder), weights)
         music = meta["music"]
         tracks = [Track(t["name"], t["program"], t["is_drum"]) for t in music["tracks"]]
         score = Score(
             tracks=tracks,
             bpm=float(bpm or music["bpm"]),
             time_signature=tuple(music["time_signature"]),
-            resolution=meta["representation"]["resolution"],
+            resolution=codec.resolution,
         )
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise CheckpointError(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from composer.checkpoint import load_checkpoint
+from composer.checkpoint import load_checkpoint, to_codec, to_config
 from composer.errors import CheckpointError, OptionError
 from composer.generation.musegan_voicing import choose_pitches
 from composer.music import Score, Track, crop
@@ -45,9 +45,9 @@ def load_generator(checkpoint: str | Path | None = None) -> tuple[Generator, dic
     from composer.models.musegan import Generator, MuseGANConfig
 
     folder = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
-    like = lambda config: Generator(MuseGANConfig.from_dict(config))  # noqa: E731 (shapes checked first)
-    meta, state, _ = load_checkpoint(folder, kind="musegan", like=like)
-    gen = Generator(MuseGANConfig.from_dict(meta["config"]))
+    meta, state, _ = load_checkpoint(folder, kind="musegan", like=Generator, config=MuseGANConfig)
+    gen = Generator(to_config(MuseGANConfig, meta["config"], folder))
+    to_codec(RollCodec, meta["codec"], folder)  # refused here, before any sampling
     try:
         gen.load_state_dict(state)
     except RuntimeError as e:
@@ -100,34 +100,11 @@ def latent_stream(cfg: MuseGANConfig, seed: int, vary: set[str], flow: float = F
         yield {k2: torch.from_numpy(v).float().unsqueeze(0) for k2, v in arrays.items()}
 
 
-def to_codec(meta: dict) -> RollCodec:
-    """The checkpoint's codec; a checkpoint from before codecs were saved (binary rolls from MIDI 24,
-    84 pitches, no onsets, keys as they came) gets the codec it was trained with."""
-    if "codec" in meta:
-        return RollCodec.from_dict(meta["codec"])
-    tracks = meta["tracks"]
-    rep = meta.get("representation", {})
-    return RollCodec(
-        names=tuple(t["name"] for t in tracks),
-        programs=tuple(int(t["program"]) for t in tracks),
-        lowest_pitch=rep.get("lowest_pitch", 24),
-        n_pitches=rep.get("n_pitches", 84),
-        resolution=meta.get("resolution", 4),
-        time_signature=tuple(meta.get("time_signature", (4, 4))),
-        bpm=float(meta.get("bpm", 100.0)),
-        channels=("hold",),
-        tonic=None,
-        grid=1,
-        min_note=1,
-        min_rest=1,
-    )
-
-
 def meta_score(meta: dict, programs: list[int] | None = None, bpm: float | None = None) -> Score:
     """An empty Score with the checkpoint's tracks (names, GM programs), meter and tempo."""
     if bpm is not None and not 1 <= bpm <= 1000:
         raise OptionError("bpm", bpm, "choose a tempo between 1 and 1000")
-    codec = to_codec(meta)
+    codec = RollCodec.from_dict(meta["codec"])  # checked by load_generator
     tracks = [Track(name=n, program=p) for n, p in zip(codec.names, codec.programs)]
     if programs:
         if len(programs) != len(tracks) or not all(0 <= p <= 127 for p in programs):
@@ -147,7 +124,7 @@ def decode_roll(roll: np.ndarray, meta: dict, rules: bool = False, base: Score |
     ``rules``: choose pitches for voice leading (see module doc). ``base`` supplies track programs
     and tempo (``meta_score``); the codec supplies the rest, and the key.
     """
-    codec = to_codec(meta)
+    codec = RollCodec.from_dict(meta["codec"])  # checked by load_generator
     pitches = choose_pitches(codec, codec.to_segments(roll)) if rules else None
     score = codec.decode(roll, pitches=pitches)
     if base is not None:

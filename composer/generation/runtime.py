@@ -1,14 +1,18 @@
 """The attention LSTM's forward pass in NumPy, one event at a time, for torch-free generation.
 
 Importing torch takes about a second, half the budget of a cold `composer generate`; this mirror of
-AttentionLSTM (same weights, same maths, checked against it in the tests) runs without it. Attention
-covers the last ``window`` events, as in training, so memory stays bounded however long it runs.
+AttentionLSTM (same weights, same maths) runs without it. It reads the typed LSTMConfig and every
+weight by its torch state_dict name; ``shapes`` lists those names and shapes for a config, and the
+tests check it against torch's own state_dict and the next-event distributions of the shipped
+checkpoints against torch's. Attention covers the last ``window`` events, as in training, so memory
+stays bounded however long it runs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from composer.models.configs import LSTMConfig
 from composer.representations.tokens import STREAMS
 
 
@@ -21,10 +25,44 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (x + 0.044715 * x**3)))
 
 
-class Runtime:
-    """Stateful single-event inference: ``step`` feeds one event, ``logits`` reads one head."""
+def shapes(config: LSTMConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor of ``AttentionLSTM(config).state_dict()``, as torch names them
+    (``lstm.weight_ih_l{layer}``; ``heads.{stream}.0`` and ``.2``, the two Linear layers of a head)."""
+    c, E, H = config, config.embed, config.hidden
+    out = {f"embed.{s}.weight": (c.vocab_sizes.get(s, 0), E) for s in STREAMS}
+    out["embed_pos.weight"] = (c.n_positions, E)
+    if c.n_modes:
+        out["embed_mode.weight"] = (c.n_modes, E)
+    if c.n_bars_left:
+        out["embed_left.weight"] = (c.n_bars_left, E)
+    n_in = (5 + bool(c.n_modes) + bool(c.n_bars_left)) * E
+    for i in range(c.layers):
+        out |= {f"lstm.weight_ih_l{i}": (4 * H, n_in if i == 0 else H), f"lstm.weight_hh_l{i}": (4 * H, H)}
+        out |= {f"lstm.bias_ih_l{i}": (4 * H,), f"lstm.bias_hh_l{i}": (4 * H,)}
+    out |= {"score.weight": (1, H), "score.bias": (1,)}
+    width = H * (2 if c.attention else 1)
+    for i, s in enumerate(c.order):
+        known = i + (1 if i > 0 else 0)  # earlier streams of the target, + its bar position after shift
+        out[f"heads.{s}.0.weight"] = (c.head_hidden, width + known * E)
+        out[f"heads.{s}.0.bias"] = (c.head_hidden,)
+        out[f"heads.{s}.2.weight"] = (c.vocab_sizes.get(s, 0), c.head_hidden)
+        out[f"heads.{s}.2.bias"] = (c.vocab_sizes.get(s, 0),)
+    return out
 
-    def __init__(self, config: dict, weights: dict[str, np.ndarray]):
+
+class Runtime:
+    """Stateful single-event inference: ``step`` feeds one event, ``logits`` reads one head.
+
+    ``weights`` must hold exactly the tensors ``shapes(config)`` names, of those shapes (a ValueError
+    names the first that differs; composer.checkpoint checks this before reading a checkpoint's data).
+    """
+
+    def __init__(self, config: LSTMConfig, weights: dict[str, np.ndarray]):
+        expected = shapes(config)
+        for name in sorted(expected.keys() | weights.keys()):
+            got = tuple(weights[name].shape) if name in weights else None
+            if got != expected.get(name):
+                raise ValueError(f"tensor {name}: {got or 'missing'}, config gives {expected.get(name)}")
         self.config = config
         w = {k: v.astype(np.float64) for k, v in weights.items()}
         self.embed = {s: w[f"embed.{s}.weight"] for s in STREAMS}
@@ -39,7 +77,7 @@ class Runtime:
                 w[f"lstm.weight_hh_l{i}"],
                 w[f"lstm.bias_ih_l{i}"] + w[f"lstm.bias_hh_l{i}"],
             )
-            for i in range(config["layers"])
+            for i in range(config.layers)
         ]
         self.score_w, self.score_b = w["score.weight"][0], float(w["score.bias"][0])
         self.heads = {
@@ -49,12 +87,12 @@ class Runtime:
                 w[f"heads.{s}.2.weight"],
                 w[f"heads.{s}.2.bias"],
             )
-            for s in config["order"]
+            for s in config.order
         }
         self.reset()
 
     def reset(self) -> None:
-        H = self.config["hidden"]
+        H = self.config.hidden
         self.state = [(np.zeros(H), np.zeros(H)) for _ in self.layers]
         self.keys = np.zeros((0, H))  # (n <= window, H) recent top-layer hidden states
         self.scores = np.zeros(0)  # (n,) their attention scores
@@ -71,9 +109,9 @@ class Runtime:
             h = _sigmoid(o) * np.tanh(c)
             self.state[li] = (h, c)
             x = h
-        if not self.config["attention"]:
+        if not self.config.attention:
             return h, np.ones(1)
-        window = self.config["window"]
+        window = self.config.window
         self.keys = np.concatenate([self.keys, h[None]])[-window:]  # (n, H)
         self.scores = np.append(self.scores, np.tanh(self.score_w @ h + self.score_b))[-window:]
         att = np.exp(self.scores - self.scores.max())

@@ -18,39 +18,17 @@ saves.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from composer.models.configs import LSTMConfig
 from composer.options import check_options, option
 from composer.representations.tokens import STREAMS
 
-
-@dataclass
-class LSTMConfig:
-    """Hyperparameters; stored in every checkpoint so the model can be rebuilt without guessing."""
-
-    vocab_sizes: dict[str, int] = field(default_factory=dict)  # ids per stream, specials included
-    n_positions: int = 16  # steps per bar (largest meter of the corpus): bar-position ids 0..n-1
-    embed: int = 32
-    hidden: int = 256
-    head_hidden: int = 128
-    layers: int = 2
-    dropout: float = 0.2
-    attention: bool = True
-    window: int = 64  # attention span in events (the training window length)
-    order: tuple[str, ...] = ("shift", "track", "pitch", "duration")
-    n_modes: int = 0  # mode ids (major, minor) as an input; 0 = no key conditioning (first checkpoints)
-    n_bars_left: int = 0  # bars-until-the-end ids as an input; 0 = no end conditioning
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "order": list(self.order)}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LSTMConfig:
-        return cls(**{**d, "order": tuple(d["order"])})
+__all__ = ["SIZES", "AttentionLSTM", "LSTMConfig", "TrainConfig", "nll_per_stream"]
 
 
 SIZES = {

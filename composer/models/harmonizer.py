@@ -20,24 +20,10 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from composer.models.configs import HarmonizerConfig
 from composer.options import check_options, option
 
-
-@dataclass
-class HarmonizerConfig:
-    n_tokens: int = 63  # target ids: HOLD, REST, pitches
-    n_sounding: int = 62  # input ids of a sounding pitch: REST, pitches
-    n_positions: int = 32
-    n_modes: int = 2
-    n_left: int = 9
-    embed: int = 32
-    encoder: int = 64  # per direction
-    hidden: int = 128
-    head: int = 128
-    dropout: float = 0.2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["SIZES", "Harmonizer", "HarmonizerConfig", "TrainConfig"]
 
 
 SIZES = {

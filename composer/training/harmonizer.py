@@ -13,13 +13,21 @@ minutes on one thread of the shared 2-core box).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
+from composer.checkpoint import (
+    load_checkpoint,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_checkpoint,
+    to_codec,
+    to_config,
+    to_meta,
+)
 from composer.corpora import load_corpus
 from composer.errors import CheckpointError
 from composer.models.harmonizer import SIZES, Harmonizer, HarmonizerConfig, TrainConfig
@@ -98,15 +106,11 @@ def evaluate(model: Harmonizer, items: list[dict], batch_size: int = 8) -> dict:
 
 
 def build_meta(data: dict, config: HarmonizerConfig, cfg: TrainConfig, state: dict) -> dict:
-    return {
-        "model": KIND,
-        "config": config.to_dict(),
-        "grid": data["grid"].to_dict(),
-        "train": asdict(cfg),
-        "corpus": {"name": data["corpus"].name, "fingerprint": loop.corpus_fingerprint(data["corpus"])},
-        "music": {"bpm": 100.0, "program": 52},
-        **state,
-    }
+    """The checkpoint's metadata (format 2, composer.checkpoint_meta); ``state`` holds step, history
+    and the loop's state."""
+    corpus = {"name": data["corpus"].name, "fingerprint": loop.corpus_fingerprint(data["corpus"])}
+    music = {"bpm": 100.0, "program": 52}
+    return to_meta(KIND, config, data["grid"], cfg, corpus=corpus, music=music, **state)
 
 
 def train_harmonizer(
@@ -128,10 +132,12 @@ def train_harmonizer(
     cfg = replace(train_cfg or TrainConfig(), **given)
     loop.check_out_folder(folder, resume, force)
     if resume:
-        meta, weights, train_state = load_checkpoint(folder / "last", with_train_state=True, kind=KIND)
+        meta, weights, train_state = load_checkpoint(
+            folder / "last", with_train_state=True, kind=KIND, like=Harmonizer, config=HarmonizerConfig
+        )
         kept = {k: v for k, v in given.items() if k in ("steps", "stop_after")}
-        cfg = TrainConfig(**{**meta["train"], "stop_after": 0, **kept})
-        grid = HarmonyGrid.from_dict(meta["grid"])
+        cfg = to_config(TrainConfig, {**meta["training"], "stop_after": 0, **kept}, folder, "training")
+        grid = to_codec(HarmonyGrid, meta["codec"], folder)
     else:
         grid, meta = None, None
     data = prepare_data(corpus_source, cfg.seed, grid)
@@ -150,9 +156,9 @@ def train_harmonizer(
     step, history, best = 0, {"train": [], "validation": []}, math.inf
     if meta is not None:
         model.load_state_dict(weights)
-        optimizer_from_tensors(opt, train_state, meta["optimizer"])
+        optimizer_from_tensors(opt, train_state, meta["optimizers"]["opt"])
         loop.set_rng_state(train_state)
-        step, history, best = meta["step"], meta["history"], meta["best"]
+        step, history, best = meta["step"], meta["history"], meta["state"]["best"]
     progress = loop.Progress(cfg.steps, step, desc="harmonizer")
     running = []
     with loop.interruptible() as flag:
@@ -184,16 +190,15 @@ def train_harmonizer(
                 state = {
                     "step": step,
                     "history": history,
-                    "best": min(best, val["nll_per_step"]),
-                    "validation": val,
+                    "state": {"best": min(best, val["nll_per_step"]), "validation": val},
                 }
                 if val["nll_per_step"] < best:
-                    best = state["best"]
+                    best = state["state"]["best"]
                     save_checkpoint(folder, build_meta(data, config, cfg, state), model.state_dict())
                 tensors, info = optimizer_to_tensors(opt)
                 save_checkpoint(
                     folder / "last",
-                    {**build_meta(data, config, cfg, state), "optimizer": info},
+                    {**build_meta(data, config, cfg, state), "optimizers": {"opt": info}},
                     model.state_dict(),
                     {**tensors, **loop.rng_state()},
                 )

@@ -16,14 +16,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
+from composer.checkpoint import (
+    load_checkpoint,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_checkpoint,
+    to_codec,
+    to_config,
+    to_meta,
+)
 from composer.corpora import augment, load_corpus
 from composer.device import autocast
 from composer.errors import CheckpointError, ComposerError
 from composer.models.attention_lstm import SIZES, AttentionLSTM, LSTMConfig, TrainConfig, nll_per_stream
 from composer.paths import run_dir
 from composer.representations.token_codec import TokenCodec
-from composer.representations.tokens import STREAMS
 from composer.training import distributed, loop
 from composer.training.data import to_stream, to_windows
 from composer.training.scoring import score_events
@@ -78,34 +85,15 @@ def sample_batch(streams, step: int, seed: int, batch_size: int, seq_len: int, d
 
 
 def build_meta(data: dict, config: LSTMConfig, cfg: TrainConfig, state: dict) -> dict:
-    """Everything a checkpoint needs besides tensors: enough to rebuild, generate and resume.
-
-    ``codec`` is the whole TokenCodec; ``vocab`` and ``representation`` repeat part of it for readers
-    of the first checkpoint format.
-    """
-    codec = data["codec"]
-    return {
-        "model": "lstm",
-        "config": config.to_dict(),
-        "codec": codec.to_dict(),
-        "vocab": codec.vocab.to_dict(),
-        "corpus": {
-            "name": data["corpus"].name,
-            "fingerprint": loop.corpus_fingerprint(data["corpus"]),
-            "settings": data["corpus"].settings,
-            "transpose": cfg.transpose,
-        },
-        "representation": {
-            "kind": "tokens",
-            "streams": list(STREAMS),
-            "max_shift": codec.max_shift,
-            "max_duration": codec.max_duration,
-            "resolution": codec.resolution,
-        },
-        "music": data["music"],
-        "training": cfg.to_dict(),
-        **state,
+    """Everything a checkpoint needs besides tensors (format 2, composer.checkpoint_meta): enough to
+    rebuild, generate and resume. ``state`` holds step, history, the loop's state and optimizers."""
+    corpus = {
+        "name": data["corpus"].name,
+        "fingerprint": loop.corpus_fingerprint(data["corpus"]),
+        "settings": data["corpus"].settings,
+        "transpose": cfg.transpose,
     }
+    return to_meta("lstm", config, data["codec"], cfg, corpus=corpus, music=data["music"], **state)
 
 
 def check_compatible(meta: dict, folder, corpus) -> None:
@@ -116,11 +104,12 @@ def check_compatible(meta: dict, folder, corpus) -> None:
 
 def load_lstm(folder, with_train_state: bool = False, device="cpu"):
     """(meta, model, train_state) from a checkpoint folder; shape mismatches become CheckpointError."""
-    like = lambda config: AttentionLSTM(LSTMConfig.from_dict(config))  # noqa: E731 (shapes checked first)
-    meta, weights, train_state = load_checkpoint(folder, with_train_state, kind="lstm", like=like)
+    meta, weights, train_state = load_checkpoint(
+        folder, with_train_state, kind="lstm", like=AttentionLSTM, config=LSTMConfig
+    )
+    to_codec(TokenCodec, meta["codec"], folder)  # refused here, not at the first sample
     try:
-        TokenCodec.from_meta(meta)
-        model = AttentionLSTM(LSTMConfig.from_dict(meta["config"]))
+        model = AttentionLSTM(to_config(LSTMConfig, meta["config"], folder))
         model.load_state_dict(weights)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise CheckpointError(
@@ -164,7 +153,9 @@ def train_lstm(
         if resumed:
             cfg = resumed[3]
         distributed.check_batch(cfg.batch_size, ranks)
-        data = prepare_data(corpus_source, cfg, TokenCodec.from_meta(resumed[0]) if resumed else None)
+        data = prepare_data(
+            corpus_source, cfg, TokenCodec.from_dict(resumed[0]["codec"]) if resumed else None
+        )
         if resumed:
             check_compatible(resumed[0], out / "last", data["corpus"])
             state, model, tensors, _ = resumed
@@ -174,7 +165,7 @@ def train_lstm(
         if resumed:
             with loop.restoring(out / "last"):
                 optimizer_tensors = {k: v for k, v in tensors.items() if k.startswith("state.")}
-                optimizer_from_tensors(optimizer, optimizer_tensors, state["optimizer"])
+                optimizer_from_tensors(optimizer, optimizer_tensors, state["optimizers"]["opt"])
                 loop.set_rng_state(tensors)
         try:
             return _Run(model, optimizer, data, cfg, out, ranks, state, compile).train()
@@ -189,8 +180,8 @@ def _resume(out: Path, given: dict, dev) -> tuple[dict, AttentionLSTM, dict, Tra
     with loop.restoring(out / "last"):
         saved = {k: v for k, v in meta["training"].items() if k in TrainConfig.__dataclass_fields__}
         saved["transpose"] = meta["corpus"]["transpose"]
-        if "codec" not in meta:  # a first-format checkpoint: no conditioning
-            saved.update(normalize_key=False, bars_left_cap=0)
+        codec = meta["codec"]  # the truth: the first checkpoints' training configs predate conditioning
+        saved.update(normalize_key=codec["normalize_key"], bars_left_cap=codec["bars_left_cap"])
         cfg = TrainConfig(**saved)
         if given.get("steps") or given.get("epochs"):
             cfg.steps, cfg.epochs = given.get("steps"), given.get("epochs")
@@ -231,9 +222,9 @@ class _Run:
         self.epoch_steps, self.total = _schedule(data, cfg)
         self.step = state["step"] if state else 0
         self.history = state["history"] if state else {"train": [], "validation": []}
-        self.stopper = loop.EarlyStopping(cfg.patience, **(state["early_stopping"] if state else {}))
+        self.stopper = loop.EarlyStopping(cfg.patience, **(state["state"]["early_stopping"] if state else {}))
         self.stopper.patience = cfg.patience
-        self.running = state["running"] if state else []
+        self.running = state["state"]["running"] if state else []
         self.progress = (
             loop.Progress(self.total, self.step, desc="train lstm") if ranks.main else distributed.Silent()
         )
@@ -324,13 +315,16 @@ class _Run:
         stopper = self.stopper
         state = {
             "step": self.step,
-            "epoch": self.step / self.epoch_steps,
             "history": self.history,
-            "early_stopping": {
-                "best": stopper.best if math.isfinite(stopper.best) else 1e30,
-                "bad": stopper.bad,
+            "state": {
+                "epoch": self.step / self.epoch_steps,
+                "early_stopping": {
+                    "best": stopper.best if math.isfinite(stopper.best) else 1e30,
+                    "bad": stopper.bad,
+                },
+                "running": self.running,
             },
-            "running": self.running,
-            "optimizer": optimizer or {},
         }
+        if optimizer is not None:
+            state["optimizers"] = {"opt": optimizer}
         return build_meta(self.data, self.model.config, self.cfg, state)

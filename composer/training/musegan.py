@@ -21,7 +21,15 @@ from pathlib import Path
 
 import torch
 
-from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
+from composer.checkpoint import (
+    load_checkpoint,
+    optimizer_from_tensors,
+    optimizer_to_tensors,
+    save_checkpoint,
+    to_codec,
+    to_config,
+    to_meta,
+)
 from composer.corpora import load_corpus
 from composer.device import autocast
 from composer.errors import ComposerError
@@ -40,7 +48,7 @@ from composer.training import distributed, loop
 from composer.training.loop import Progress, interruptible, step_seed, write_loss_curve
 from composer.training.musegan_data import batch_indices, to_phrases
 
-GP_WEIGHT = TrainConfig.gp_weight  # the shipped recipe's; a run's own are in its meta["train"]
+GP_WEIGHT = TrainConfig.gp_weight  # the shipped recipe's; a run's own are in its meta["training"]
 CRITIC_STEPS = TrainConfig.critic_steps
 HISTORY_KEYS = ("critic", "generator", "gp")
 
@@ -81,13 +89,17 @@ def train_musegan(
         loop.check_out_folder(folder, resume, force)
         state = None
         if resume:
-            like = lambda config: Generator(MuseGANConfig.from_dict(config))  # noqa: E731 (shapes checked first)
             meta, model_state, state = load_checkpoint(
-                folder, with_train_state=True, kind="musegan", like=like
+                folder, with_train_state=True, kind="musegan", like=Generator, config=MuseGANConfig
             )
             with loop.restoring(folder):
-                cfg, codec = MuseGANConfig.from_dict(meta["config"]), RollCodec.from_dict(meta["codec"])
-                seed, lr, batch_size = meta["train"]["seed"], meta["train"]["lr"], meta["train"]["batch_size"]
+                cfg, codec = (
+                    to_config(MuseGANConfig, meta["config"], folder),
+                    to_codec(RollCodec, meta["codec"], folder),
+                )
+                tr = meta["training"]
+                meta.setdefault("state", {}).setdefault("seconds", 0.0)
+                seed, lr, batch_size = tr["seed"], tr["lr"], tr["batch_size"]
             corpus = load_corpus(corpus_source, seed=seed)
             loop.check_corpus(meta, folder, corpus)
         else:
@@ -129,30 +141,26 @@ def train_musegan(
 
 
 def _new_meta(cfg, codec, corpus, source, tc: TrainConfig) -> dict:
-    return {
-        "model": "musegan",
-        "config": cfg.to_dict(),
-        "codec": codec.to_dict(),
-        "corpus": {
-            "source": str(source),
-            "name": corpus.name,
-            "fingerprint": loop.corpus_fingerprint(corpus),
-            "split": "train",
-            **corpus.settings,
-        },
-        "train": {
-            "seed": tc.seed,
-            "lr": tc.lr,
-            "batch_size": tc.batch_size,
-            "critic_steps": tc.critic_steps,
-            "gp_weight": tc.gp_weight,
-            "adam_betas": [0.5, 0.9],
-        },
-        "rng": {"scheme": "every draw derived from (seed, step) by training.loop.step_seed", "seed": tc.seed},
-        "step": 0,
-        "history": {k: [] for k in HISTORY_KEYS},
-        "seconds": 0.0,
+    """The metadata of a new run (format 2, composer.checkpoint_meta), at step 0."""
+    corpus_info = {
+        "source": str(source),
+        "name": corpus.name,
+        "fingerprint": loop.corpus_fingerprint(corpus),
+        "split": "train",
+        **corpus.settings,
     }
+    training = {
+        "seed": tc.seed,
+        "lr": tc.lr,
+        "batch_size": tc.batch_size,
+        "critic_steps": tc.critic_steps,
+        "gp_weight": tc.gp_weight,
+        "adam_betas": [0.5, 0.9],
+    }
+    history = {k: [] for k in HISTORY_KEYS}
+    # every random draw is derived from (seed, step) (training.loop.step_seed): no RNG state to keep
+    state = {"seconds": 0.0}
+    return to_meta("musegan", cfg, codec, training, step=0, history=history, corpus=corpus_info, state=state)
 
 
 def _restore(gen, critic, opt_g, opt_c, model_state, state, meta) -> None:
@@ -166,7 +174,7 @@ def _restore(gen, critic, opt_g, opt_c, model_state, state, meta) -> None:
 def save_musegan(folder, meta, gen, critic, opt_g, opt_c) -> None:
     """One atomic checkpoint: generator weights; critic and optimizer states for --resume."""
     train_state = {f"critic.{k}": v for k, v in critic.state_dict().items()}
-    meta["optimizers"] = {}
+    meta["optimizers"] = {}  # the JSON part of each optimizer; its tensors go to the optimizer file
     for name, opt in (("opt_g", opt_g), ("opt_c", opt_c)):
         tensors, info = optimizer_to_tensors(opt)
         train_state.update({f"{name}.{k}": v for k, v in tensors.items()})
@@ -242,7 +250,7 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, tc: TrainConfig, r
     """Train up to ``tc.steps``, saving every ``tc.save_every`` steps (rank 0 only); Ctrl-C saves and
     raises Interrupted."""
     steps, sample_every, save_every = tc.steps, tc.sample_every, tc.save_every
-    cfg, tr = MuseGANConfig.from_dict(meta["config"]), meta["train"]
+    cfg, tr = MuseGANConfig.from_dict(meta["config"]), meta["training"]
     progress = Progress(steps, initial=meta["step"], desc="musegan") if ranks.main else distributed.Silent()
     save = (
         functools.partial(save_musegan, folder, meta, gen, critic, opt_g, opt_c) if ranks.main else _nothing
@@ -275,7 +283,7 @@ def _loop(gen, critic, opt_g, opt_c, data, meta, folder, dev, tc: TrainConfig, r
                     write_samples(gen, meta, folder, dev)
                     gen.train()
                 if step % save_every == 0 or step == steps or flag["stop"]:
-                    meta["seconds"] = round(meta["seconds"] + time.perf_counter() - t0, 2)
+                    meta["state"]["seconds"] = round(meta["state"]["seconds"] + time.perf_counter() - t0, 2)
                     t0 = time.perf_counter()
                     save()
                     last_saved = step
@@ -302,7 +310,7 @@ def write_samples(gen, meta, folder, dev, n: int = 2) -> Path:
 
     cfg, codec = MuseGANConfig.from_dict(meta["config"]), RollCodec.from_dict(meta["codec"])
     gen.eval()
-    z = sample_latents(cfg, n, torch.Generator().manual_seed(meta["train"]["seed"]))
+    z = sample_latents(cfg, n, torch.Generator().manual_seed(meta["training"]["seed"]))
     cond = _condition(torch.arange(n) % 2 == 1, cfg)
     with torch.no_grad():
         roll = gen(**{k: v.to(dev) for k, v in z.items()}, condition=cond.to(dev)).float().cpu().numpy()

@@ -59,7 +59,8 @@ def tiny_model(seed: int = 0) -> tuple[Harmonizer, dict]:
     torch.manual_seed(seed)
     cfg = HarmonizerConfig(n_tokens=GRID.n_tokens, n_sounding=GRID.n_sounding, **SIZES["tiny"])
     model = Harmonizer(cfg).eval()
-    meta = {"model": "harmonizer", "config": cfg.to_dict(), "grid": GRID.to_dict(), "step": 0}
+    meta = {"model": "harmonizer", "config": cfg.to_dict(), "codec": GRID.to_dict(), "training": {}}
+    meta.update(step=0, history={})
     return model, meta
 
 
@@ -77,7 +78,7 @@ def test_numpy_runtime_matches_torch():
     batch = [torch.from_numpy(e[k][None]) for k in ("fixed", "context", "state")]
     with torch.no_grad():
         want = model(*batch)[0].numpy()  # (T, 3, V)
-    rt = HarmonizerRuntime(meta["config"], {k: v.numpy() for k, v in model.state_dict().items()})
+    rt = HarmonizerRuntime(model.cfg, {k: v.numpy() for k, v in model.state_dict().items()})
     rt.encode(e["fixed"], e["context"])
     before = []
     for t in range(len(e["targets"])):

@@ -130,7 +130,7 @@ def test_numpy_runtime_matches_torch(attention, conditioned):
     )
     with torch.no_grad():
         logits, att = m(x, pos, y, ypos, window=m.config.window, cond=cond)
-    rt = Runtime(m.config.to_dict(), {k: v.numpy() for k, v in m.state_dict().items()})
+    rt = Runtime(m.config, {k: v.numpy() for k, v in m.state_dict().items()})
     for t in range(12):
         ctx = np.array([int(pos[0, t]), *cond[0, t].tolist()])
         z, a = rt.step(x[0, t].numpy(), ctx)

@@ -20,9 +20,10 @@ import torch
 
 from composer.errors import ComposerError
 from composer.training import distributed
+from tests.helpers import TINY as TINY_LSTM
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = {"size": "tiny", "batch_size": 4, "seq_len": 16, "lr": 1e-2, "dropout": 0.0, "device": "cpu"}
+TINY = {**TINY_LSTM, "dropout": 0.0, "device": "cpu"}
 FLAGS = "--size tiny --batch-size 4 --seq-len 16 --lr 1e-2 --dropout 0 --device cpu".split()
 
 

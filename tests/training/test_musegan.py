@@ -95,7 +95,7 @@ def test_resume_uses_the_saved_seed_for_the_corpus_split(tmp_path, one_thread):
     resumed = training.train_musegan("bach", out=str(tmp_path / "b"), steps=4, seed=0, resume=True, **TINY)
     ma, sa, _ = load_checkpoint(straight)
     mb, sb, _ = load_checkpoint(resumed)
-    assert mb["train"]["seed"] == 3 and ma["history"] == mb["history"]
+    assert mb["training"]["seed"] == 3 and ma["history"] == mb["history"]
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
