@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
-from test_checkpoint import minimal_meta
 
 from composer.checkpoint import load_checkpoint, read_meta, save_checkpoint
 from composer.cli import main
 from composer.errors import CheckpointError
 from tests.helpers import TINY, write_piece
+from tests.test_checkpoint import minimal_meta
 
 
 @pytest.fixture(scope="module")
@@ -546,7 +546,7 @@ JUNK = [None, -1, 2**70, 1.5, "x", [], {}, [1, "a"], {"a": []}, True]
 def test_seeded_damage_to_a_format_1_meta_json_loads_or_is_one_checkpoint_error(name, tmp_path):
     """Format 1 goes through checkpoint_v1 before validation: a junk value or a deleted key at a
     seeded path of the old meta.json either loads or raises one CheckpointError."""
-    from test_checkpoint import FORMAT1, _format1_copy
+    from tests.test_checkpoint import FORMAT1, _format1_copy
 
     from composer.generation.harmonize import load_harmonizer
     from composer.generation.lstm import load_model

@@ -160,4 +160,4 @@ def test_train_harmonizer_writes_runs_harmonizer_corpus_and_resumes(tmp_path, mo
     assert again.exit_code == 0, again.output
     meta = json.loads((folder / "last" / "meta.json").read_text())
     assert meta["step"] == 2 and meta["training"]["batch_size"] == 2 and meta["training"]["lr"] == 0.01
-    assert dataclasses.asdict(harmonizer.TrainConfig(**meta["train"]))["size"] == "tiny"
+    assert dataclasses.asdict(harmonizer.TrainConfig(**meta["training"]))["size"] == "tiny"
