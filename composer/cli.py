@@ -153,7 +153,10 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool, workers: 
     from composer.errors import show_path
 
     with _notices_on_stderr():
-        info = load_corpus(source, seed=seed, use_cache=not no_cache, workers=workers).info()
+        sharded = None if no_cache else _sharded_info(source, seed)
+        if sharded is not None and not as_json:
+            return _echo_sharded_info(sharded)
+        info = sharded or load_corpus(source, seed=seed, use_cache=not no_cache, workers=workers).info()
     if as_json:
         click.echo(json.dumps(info, indent=1))  # ensure_ascii: a non-UTF-8 name stays valid JSON
         return
@@ -167,6 +170,75 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool, workers: 
     click.echo(f"meters      {', '.join(info['time_signatures'])}")
     for s in info["skipped"]:
         click.echo(f"skipped     {show_path(s['path'])}: {_one_line(s['reason'])}")
+
+
+# --- corpus prepare / sharded corpus info (issue 12: composer/corpora/shards.py) -------------------
+@corpus.command(
+    "prepare",
+    epilog=_examples("composer corpus prepare ~/midi", "composer corpus prepare ~/lakh --workers 16"),
+)
+@click.argument("folder")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="Processes that read the files [default: every core].",
+)
+def corpus_prepare(folder: str, workers: int | None) -> None:
+    """Prepare a folder of MIDI files as memory-mapped shards that training streams from.
+
+    Shards are written one at a time: an interrupted preparation, run again, keeps the shards it
+    finished; a damaged shard is rebuilt.
+    """
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from composer.corpora.shards import prepare_shards, shard_dir
+
+    bar = tqdm(desc="prepare", unit="file", disable=None, dynamic_ncols=True)
+
+    def progress(n: int, total: int) -> None:
+        bar.total = total
+        bar.update(n)
+
+    with _notices_on_stderr():
+        try:
+            index = prepare_shards(folder, workers=workers, progress=progress)
+        finally:
+            bar.close()
+    where = shard_dir(Path(index["corpus"]), index["settings"]["resolution"])
+    click.echo(
+        f"{index['pieces']:,} pieces ({len(index['skipped']):,} skipped), {index['notes']:,} notes in "
+        f"{len(index['shards'])} shards ({index['kept_shards']} kept) in {index['prepare_seconds']:.1f} s: "
+        f"{_one_line(where)}"
+    )
+
+
+def _sharded_info(source: str, seed: int) -> dict | None:
+    """`corpus info` of a folder prepared by `corpus prepare` and unchanged since: its index alone."""
+    from composer.corpora.sharded import info_of
+    from composer.corpora.shards import read_index
+
+    index = read_index(source) if source != "bach" else None
+    return None if index is None else info_of(index, seed)
+
+
+def _echo_sharded_info(info: dict) -> None:
+    from composer.errors import show_path
+
+    split = info["split"]
+    click.echo(f"corpus      {show_path(info['corpus'])}")
+    click.echo(f"pieces      {info['pieces']}  (skipped {len(info['skipped'])})")
+    click.echo(f"notes       {info['notes']:,}")
+    click.echo(f"tokens      {info['tokens']:,}")
+    click.echo(f"shards      {info['shards']}  ({info['shard_bytes'] / 2**20:.1f} MiB, memory-mapped)")
+    click.echo(f"split       train {split['train']}, validation {split['validation']}, test {split['test']}")
+    for s in info["skipped"]:
+        click.echo(f"skipped     {show_path(s['path'])}: {_one_line(s['reason'])}")
+
+
+# --- end of corpus prepare ----------------------------------------------------------------------
 
 
 @contextlib.contextmanager

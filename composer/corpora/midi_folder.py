@@ -42,9 +42,9 @@ def read_folder(
     files = source_files(root) if files is None else files
     workers = pool.default_workers() if workers is None else workers
     if len(files) >= POOL_MIN_FILES and workers > 1:
-        results = pool.read_all(files, resolution, _read_one, workers, timeout)
+        results = pool.read_all(files, resolution, read_one, workers, timeout)
     else:
-        results = [_read_one(f, resolution) for f in files]
+        results = [read_one(f, resolution) for f in files]
     pieces, ids, skipped = [], [], []
     for path, (score, reason) in zip(files, results):
         rel = str(path.relative_to(root))
@@ -61,7 +61,8 @@ def is_transient(reason: str) -> bool:
     return reason.startswith(UNREADABLE)
 
 
-def _read_one(path: Path, resolution: int) -> tuple[Score | None, str]:
+def read_one(path: Path, resolution: int) -> tuple[Score | None, str]:
+    """(score, "") of a file with notes, else (None, the reason it is skipped)."""
     try:
         score = read_midi(path, resolution)
     except ComposerError as e:
