@@ -184,7 +184,14 @@ def corpus_info(source: str, as_json: bool, seed: int, no_cache: bool, workers: 
     default=None,
     help="Processes that read the files [default: every core].",
 )
-def corpus_prepare(folder: str, workers: int | None) -> None:
+@click.option(
+    "--shard-files",
+    type=click.IntRange(1, 1_000_000),
+    default=1000,
+    show_default=True,
+    help="Files per shard (a rerun keeps finished shards only with the same value).",
+)
+def corpus_prepare(folder: str, workers: int | None, shard_files: int) -> None:
     """Prepare a folder of MIDI files as memory-mapped shards that training streams from.
 
     Shards are written one at a time: an interrupted preparation, run again, keeps the shards it
@@ -204,7 +211,7 @@ def corpus_prepare(folder: str, workers: int | None) -> None:
 
     with _notices_on_stderr():
         try:
-            index = prepare_shards(folder, workers=workers, progress=progress)
+            index = prepare_shards(folder, workers=workers, progress=progress, shard_files=shard_files)
         finally:
             bar.close()
     where = shard_dir(Path(index["corpus"]), index["settings"]["resolution"])

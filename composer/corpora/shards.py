@@ -117,7 +117,23 @@ def prepare_shards(
         raise CorpusError(f"{source}: no usable piece ({listed})")
     with atomic_write(folder / "index.json", "w") as f:
         json.dump(index, f)
+    _remove_leftovers(folder, len(records))
     return index
+
+
+def _remove_leftovers(folder: Path, n_shards: int) -> None:
+    """Delete what earlier runs left in composer's own shard folder: temporary files of a killed
+    write, and shards past the last one (the folder lost files)."""
+    for path in folder.iterdir():
+        stem = path.name.split(".")[0 if not path.name.startswith(".") else 1]
+        number = stem.removeprefix("shard-")
+        stale = stem.startswith("shard-") and number.isdigit() and int(number) >= n_shards
+        if (
+            path.name.endswith(".tmp")
+            and path.name.startswith(".shard-")
+            or (stale and not path.name.startswith("."))
+        ):
+            path.unlink(missing_ok=True)
 
 
 def read_index(source: str | Path, resolution: int = DEFAULT_RESOLUTION) -> dict | None:
