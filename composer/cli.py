@@ -477,6 +477,7 @@ def train(ctx: click.Context, model: str, **opts) -> None:
     """Train a model on a corpus; checkpoints, loss curve and progress as it goes."""
     _check_model_options(ctx, model)
     opts = _for_model(opts, model)
+    _check_world(ctx, model, opts)
     if _rank() == 0:
         opts["out"] = _start_training(model, opts)
     try:
@@ -488,6 +489,22 @@ def train(ctx: click.Context, model: str, **opts) -> None:
     if _rank() == 0:
         click.echo(f"wrote {_one_line(folder)}; compose with it:", err=True)
         click.echo(f"  {_generate_command(model, folder)}", err=True)
+
+
+def _check_world(ctx: click.Context, model: str, opts: dict) -> None:
+    """Under torchrun, a batch the world size does not divide: refused before any process group,
+    folder or corpus, with one line and exit status 2 from rank 0. The other ranks exit 0 without a
+    word: a rank that failed first would make torchrun SIGTERM rank 0 before it could say why."""
+    from composer.models.attention_lstm import TrainConfig
+    from composer.training.distributed import check_world
+
+    batch = opts.get("batch_size") or (32 if model == "musegan" else TrainConfig.batch_size)
+    try:
+        check_world(batch)
+    except ComposerError:
+        if _rank() != 0:
+            ctx.exit(0)
+        raise
 
 
 def _rank() -> int:
