@@ -179,3 +179,27 @@ def test_shards_are_read_without_pickle(tmp_path, cache_dir, monkeypatch):
     assert len(calls) == 2  # the check of the kept shard, then the corpus's memory map
     assert all(k == {"allow_pickle": False, "mmap_mode": "r"} for k in calls)
     assert cache.cache_dir() == cache_dir
+
+
+def test_musegan_phrases_from_shards_equal_the_stacked_ones(tmp_path, cache_dir):
+    import torch
+
+    from composer.representations.pianoroll import RollCodec
+    from composer.training.musegan_data import PhraseStream
+
+    root = tmp_path / "choir"
+    root.mkdir()
+    for i in range(4):  # four voices, 4 bars, bar 3 of piece 1 silent (its phrases skip it)
+        tracks = [
+            Track(f"V{v}", 0, False, [Note(16 * b, 16, 72 - 7 * v - i) for b in range(4) if (i, b) != (1, 2)])
+            for v in range(4)
+        ]
+        write_midi(Score(tracks, title=f"c{i}"), root / f"{i}.mid")
+    corpus = open_corpus(root)
+    pieces = list(corpus.pieces)
+    codec = RollCodec.fit(pieces, n_tracks=4)
+    rolls, last = codec.to_phrases(pieces, 2)
+    stream = PhraseStream(codec, corpus.pieces, 2)
+    assert len(stream) == len(rolls) == 3 + 1 + 3 + 3 and stream.last.tolist() == last.tolist()
+    idx = torch.tensor([9, 0, 3, 3, 4, 8])
+    assert torch.equal(stream[idx], torch.from_numpy(rolls)[idx])

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from composer.checkpoint import load_checkpoint, optimizer_from_tensors, optimizer_to_tensors, save_checkpoint
-from composer.corpora import load_corpus
+from composer.corpora.sharded import ShardedCorpus, open_corpus
 from composer.device import autocast
 from composer.errors import ComposerError
 from composer.models.musegan import Critic, Generator, MuseGANConfig, gradient_penalty, sample_latents
@@ -29,13 +29,14 @@ from composer.paths import run_dir
 from composer.representations.pianoroll import RollCodec
 from composer.training import distributed, loop
 from composer.training.loop import Progress, interruptible, step_seed, write_loss_curve
-from composer.training.musegan_data import batch_indices, to_phrases
+from composer.training.musegan_data import PhraseStream, batch_indices, to_phrases
 
 # Width multipliers; "default" (= "small") is the size shipped for CPU training, "book" the GDL size.
 SIZES = {"tiny": 0.03125, "small": 0.25, "default": 0.25, "book": 1.0}
 STEPS = 2400  # the shipped recipe (benchmarks/RESULTS.md): 883 steps on the busy box, resumed to 2400
 GP_WEIGHT = 10.0
 CRITIC_STEPS = 5
+FIT_PIECES = 2000  # training pieces the RollCodec is fitted on (every one of bach's 280)
 HISTORY_KEYS = ("critic", "generator", "gp")
 
 
@@ -89,12 +90,12 @@ def train_musegan(
             with loop.restoring(folder):
                 cfg, codec = MuseGANConfig.from_dict(meta["config"]), RollCodec.from_dict(meta["codec"])
                 seed, lr, batch_size = meta["train"]["seed"], meta["train"]["lr"], meta["train"]["batch_size"]
-            corpus = load_corpus(corpus_source, seed=seed)
+            corpus = open_corpus(corpus_source, seed=seed)
             loop.check_corpus(meta, folder, corpus)
         else:
-            corpus = load_corpus(corpus_source, seed=seed)
+            corpus = open_corpus(corpus_source, seed=seed)
             try:
-                codec = RollCodec.fit(corpus.split("train"), n_tracks=tracks)
+                codec = RollCodec.fit(corpus.split("train")[:FIT_PIECES], n_tracks=tracks)
             except ValueError as e:
                 raise ComposerError(f"{corpus_source}: {e} in its training split") from None
             cfg = MuseGANConfig(
@@ -109,8 +110,12 @@ def train_musegan(
             )
             meta = _new_meta(cfg, codec, corpus, corpus_source, seed, lr, batch_size)
         distributed.check_batch(batch_size, ranks)
-        rolls, last = to_phrases(codec, corpus.split("train"), cfg.n_bars)
-        data = (torch.from_numpy(rolls), torch.from_numpy(last))
+        if isinstance(corpus, ShardedCorpus):  # a folder: phrases read from the memory map per batch
+            rolls = PhraseStream(codec, corpus.split("train"), cfg.n_bars)
+            data, last = (rolls, torch.from_numpy(rolls.last)), rolls.last
+        else:
+            rolls, last = to_phrases(codec, corpus.split("train"), cfg.n_bars)
+            data = (torch.from_numpy(rolls), torch.from_numpy(last))
         meta["corpus"]["phrases"], meta["corpus"]["last_phrases"] = len(rolls), int(last.sum())
         torch.manual_seed(seed)  # weight init; later draws are step-derived
         gen, critic = distributed.sync_batchnorm(Generator(cfg), ranks).to(dev), Critic(cfg).to(dev)
