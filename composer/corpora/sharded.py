@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from composer.corpora import SPLITS, load_corpus, split_indices
-from composer.corpora.shard_record import ShardError, check_record, read_json
-from composer.corpora.shards import prepare_shards, read_shard, shard_dir
+from composer.corpora.shard_record import ShardError
+from composer.corpora.shards import prepare_records, read_shard, shard_dir
 from composer.errors import CorpusError
 from composer.music import DEFAULT_RESOLUTION, Note, Score, Track
 
@@ -21,23 +21,20 @@ def open_corpus(source: str | Path, resolution: int = DEFAULT_RESOLUTION, seed: 
     a ShardedCorpus, prepared first where its shards are missing, stale or damaged."""
     if str(source) == "bach":
         return load_corpus(source, resolution, seed, workers=workers)
-    index = prepare_shards(source, resolution, workers)
-    folder = shard_dir(Path(index["corpus"]), resolution)
-    return ShardedCorpus(folder, index, seed)
+    index, records = prepare_records(source, resolution, workers)
+    return ShardedCorpus(shard_dir(Path(index["corpus"]), resolution), index, records, seed)
 
 
 class ShardedCorpus:
     """The pieces of a prepared folder, with the interface of Corpus (name, ids, skipped, settings,
     summary, pieces, split_indices, split, info); ``pieces`` and ``split`` are lazy sequences."""
 
-    def __init__(self, folder: Path, index: dict, seed: int = 0):
+    def __init__(self, folder: Path, index: dict, records: list[dict], seed: int = 0):
         self.folder, self.index = folder, index
         self.name = index["corpus"]
         self.settings = {**index["settings"], "seed": seed}
         self.skipped = [tuple(s) for s in index["skipped"]]
-        self.records = [
-            check_record(read_json(folder / s["record"]), i) for i, s in enumerate(index["shards"])
-        ]
+        self.records = records  # as prepare_records checked them
         self.meta = [p for r in self.records for p in r["pieces"]]  # one dict per piece
         self.shard_of = np.repeat(np.arange(len(self.records)), [len(r["pieces"]) for r in self.records])
         self.ids = [p["id"] for p in self.meta]

@@ -75,6 +75,18 @@ def prepare_shards(
     shard_files: int = SHARD_FILES,
 ) -> dict:
     """Prepare (or finish preparing) the shards of a folder of MIDI files; returns its index.
+    See prepare_records."""
+    return prepare_records(source, resolution, workers, progress, shard_files)[0]
+
+
+def prepare_records(
+    source: str | Path,
+    resolution: int = DEFAULT_RESOLUTION,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    shard_files: int = SHARD_FILES,
+) -> tuple[dict, list[dict]]:
+    """Prepare (or finish preparing) the shards of a folder of MIDI files: (index, shard records).
 
     Shards already prepared from the same files are kept; a damaged one is rebuilt with a notice.
     ``progress(n, total)`` is called as files are done (a kept shard's files count at once).
@@ -118,7 +130,7 @@ def prepare_shards(
     with atomic_write(folder / "index.json", "w") as f:
         json.dump(index, f)
     _remove_leftovers(folder, len(records))
-    return index
+    return index, records
 
 
 def _remove_leftovers(folder: Path, n_shards: int) -> None:

@@ -5,6 +5,8 @@ Pieces are encoded by ``TokenCodec.encode``; NumPy only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from composer.representations.tokens import STREAMS, Vocab
@@ -115,8 +117,27 @@ def piece_stream(corpus, indices: list[int], shift: int, codec) -> PieceStream:
     unsure = (low + shift - 6 < 0) | (high + shift + 6 > 127) | (codec.max_shift != MAX_SHIFT)
 
     def encode(k: int):
-        return codec.encode(transpose(corpus.score(indices[k]), shift))
+        score = corpus.score(indices[k])
+        return codec.encode(transpose(score, shift) if shift else score)  # transpose(s, 0) equals s
 
     for k in np.flatnonzero(unsure):
         lengths[k] = len(encode(int(k))[0])
     return PieceStream(encode, lengths)
+
+
+class EncodedPieces(Sequence):
+    """``[encode(k) for k in range(n)]``, each encoded when first read and then kept: validation
+    pieces that cost nothing before the first epoch ends."""
+
+    def __init__(self, encode, n: int):
+        self.encode, self._done = encode, [None] * n
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        if self._done[k] is None:
+            self._done[k] = self.encode(k)
+        return self._done[k]

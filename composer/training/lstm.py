@@ -27,11 +27,11 @@ from composer.paths import run_dir
 from composer.representations.token_codec import TokenCodec
 from composer.representations.tokens import STREAMS
 from composer.training import distributed, loop
-from composer.training.data import piece_stream, stream_length, to_stream, windows
+from composer.training.data import EncodedPieces, piece_stream, stream_length, to_stream, windows
 
 DEFAULT_EPOCHS = 30
-FIT_PIECES = 2000  # training pieces a sharded corpus's codec is fitted on (every piece of bach's 280)
-VALIDATION_PIECES = 500  # validation pieces scored each epoch (every one of bach's 35)
+FIT_PIECES = 300  # training pieces a sharded corpus's codec is fitted on (as many as bach's 280)
+VALIDATION_PIECES = 500  # validation pieces scored each epoch, encoded at the first (bach has 35)
 
 
 def music_settings(pieces) -> dict:
@@ -77,7 +77,8 @@ def _sharded_data(corpus: ShardedCorpus, cfg: TrainConfig, codec: TokenCodec | N
     fitted on the first FIT_PIECES training pieces and validation uses the first VALIDATION_PIECES."""
     split = corpus.split_indices()
     shifts = range(-cfg.transpose, cfg.transpose + 1)
-    fit = [transpose(corpus.score(i), k) for i in split["train"][:FIT_PIECES] for k in shifts]  # as augment
+    fit = [corpus.score(i) for i in split["train"][:FIT_PIECES]]
+    fit = [transpose(s, k) if k else s for s in fit for k in shifts]  # as augment does
     codec = codec or TokenCodec.fit(fit, cfg.normalize_key, cfg.bars_left_cap)
     headers = [corpus.header(i) for i in range(len(corpus))]
     codec.n_positions = max(codec.n_positions, max(h.steps_per_bar for h in headers))
@@ -86,7 +87,7 @@ def _sharded_data(corpus: ShardedCorpus, cfg: TrainConfig, codec: TokenCodec | N
         "corpus": corpus,
         "codec": codec,
         "streams": [piece_stream(corpus, split["train"], k, codec) for k in shifts],
-        "validation": [codec.encode(corpus.score(i)) for i in validation],
+        "validation": EncodedPieces(lambda k: codec.encode(corpus.score(validation[k])), len(validation)),
         "music": music_settings(headers),
     }
 
