@@ -27,7 +27,7 @@ from composer.music import Note, Score, Track
 from composer.representations.token_codec import TokenCodec
 from composer.representations.tokens import to_tokens
 from composer.training.data import to_stream
-from composer.training.lstm import prepare_data, sample_batch
+from composer.training.lstm import music_settings, prepare_data, sample_batch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,9 @@ def test_training_windows_from_shards_equal_the_in_memory_stream(tmp_path, cache
         eager = sample_batch(streams, step, cfg.seed, cfg.batch_size, cfg.seq_len, "cpu")
         for a, b in zip(lazy, eager):
             assert a.tolist() == b.tolist()
+    assert data["music"] == music_settings(corpus.pieces)
     val = [codec.encode(p) for p in corpus.split("validation")]
+    assert len(data["validation"]) == len(val) == 1
     assert all((a == c).all() and (b == d).all() for (a, b), (c, d) in zip(data["validation"], val))
 
 

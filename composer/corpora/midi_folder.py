@@ -23,7 +23,8 @@ def source_files(root: Path) -> list[Path]:
     """Every .mid/.midi file under ``root``, sorted; symlinked folders are not followed (as rglob)."""
     if not root.is_dir():
         raise CorpusError(f"{root}: not a folder of MIDI files (nor the name of a corpus: bach)")
-    return sorted(Path(p) for p in _walk(str(root)))
+    # sorted as Paths sort (part by part), but on strings: sorting 100,000 Paths takes seconds
+    return [Path(p) for p in sorted(_walk(str(root)), key=lambda p: p.split(os.sep))]
 
 
 def _walk(folder: str):

@@ -36,12 +36,20 @@ VALIDATION_PIECES = 500  # validation pieces scored each epoch, encoded at the f
 
 def music_settings(pieces) -> dict:
     """Meter, tempo and tracks that generation uses: the most common among the pieces."""
-    meter = collections.Counter(tuple(p.time_signature) for p in pieces).most_common(1)[0][0]
-    bpm = collections.Counter(p.bpm for p in pieces).most_common(1)[0][0]
-    n_tracks = max(len(p.tracks) for p in pieces)
-    layouts = collections.Counter(
-        tuple((t.name, t.program, t.is_drum) for t in p.tracks) for p in pieces if len(p.tracks) == n_tracks
+    return _common_settings(
+        [
+            (tuple(p.time_signature), p.bpm, tuple((t.name, t.program, t.is_drum) for t in p.tracks))
+            for p in pieces
+        ]
     )
+
+
+def _common_settings(pieces: list[tuple]) -> dict:
+    """music_settings of (meter, bpm, track layout) triples."""
+    meter = collections.Counter(m for m, _, _ in pieces).most_common(1)[0][0]
+    bpm = collections.Counter(b for _, b, _ in pieces).most_common(1)[0][0]
+    n_tracks = max(len(t) for _, _, t in pieces)
+    layouts = collections.Counter(t for _, _, t in pieces if len(t) == n_tracks)
     tracks = [{"name": n, "program": pr, "is_drum": d} for n, pr, d in layouts.most_common(1)[0][0]]
     return {"time_signature": list(meter), "bpm": bpm, "tracks": tracks}
 
@@ -80,15 +88,17 @@ def _sharded_data(corpus: ShardedCorpus, cfg: TrainConfig, codec: TokenCodec | N
     fit = [corpus.score(i) for i in split["train"][:FIT_PIECES]]
     fit = [transpose(s, k) if k else s for s in fit for k in shifts]  # as augment does
     codec = codec or TokenCodec.fit(fit, cfg.normalize_key, cfg.bars_left_cap)
-    headers = [corpus.header(i) for i in range(len(corpus))]
-    codec.n_positions = max(codec.n_positions, max(h.steps_per_bar for h in headers))
+    scores = [p["score"] for p in corpus.meta]  # (resolution, bpm, meter, ...): no Score built
+    codec.n_positions = max(codec.n_positions, max(m[0] * r * 4 // m[1] for r, _, m, *_ in scores))
     validation = split["validation"][:VALIDATION_PIECES] or split["train"][:8]
     return {
         "corpus": corpus,
         "codec": codec,
         "streams": [piece_stream(corpus, split["train"], k, codec) for k in shifts],
         "validation": EncodedPieces(lambda k: codec.encode(corpus.score(validation[k])), len(validation)),
-        "music": music_settings(headers),
+        "music": _common_settings(
+            [(tuple(s[2]), s[1], tuple(map(tuple, p["tracks"]))) for s, p in zip(scores, corpus.meta)]
+        ),
     }
 
 
