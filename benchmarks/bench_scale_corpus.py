@@ -11,9 +11,9 @@ composer.write_midi: 134,400 distinct files before any repeats. Generated corpor
 never into the repository.
 
 ``prepare`` runs `composer corpus prepare` in a fresh cache folder as a subprocess and polls
-/proc for the resident memory of its whole process tree (the CLI and its worker processes) every
-50 ms; it prints wall and CPU seconds (getrusage of the children), files/s, peak RSS and the load
-average before and after. ``start`` times `composer train` on the prepared corpus up to its first
+/proc every 50 ms for the resident memory and CPU time of its whole process tree (the CLI, the
+forkserver and the worker processes; a process's last 50 ms of CPU may be missed); it prints wall
+and CPU seconds, files/s, peak RSS and the load average before and after. ``start`` times `composer train` on the prepared corpus up to its first
 optimizer step (the first progress line after "training lstm on").
 """
 
@@ -22,10 +22,10 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -74,10 +74,12 @@ def generate(files: int, out: Path, jobs: int) -> None:
     print(f"{files} files in {out} in {time.perf_counter() - t0:.1f} s")
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants, from /proc."""
+def _tree(pid: int, cpu: dict[int, float]) -> int:
+    """Resident bytes of ``pid`` and all its descendants, from /proc; each one's CPU seconds so far
+    go into ``cpu`` (workers are not children the CLI waits for, so getrusage would miss them)."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
+    ticks: dict[int, float] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -89,41 +91,45 @@ def _tree_rss(pid: int) -> int:
         p = int(entry.name)
         children.setdefault(int(fields[1]), []).append(p)
         rss[p] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        ticks[p] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         total += rss.get(p, 0)
+        cpu[p] = max(cpu.get(p, 0.0), ticks.get(p, 0.0))
         todo += children.get(p, [])
     return total
 
 
 def measure(cmd: list[str], env: dict, until: str | None = None) -> dict:
-    """Run ``cmd``; wall and CPU seconds, peak RSS of its process tree, and (with ``until``) the
-    seconds until a line containing ``until`` appears on its stderr, after which it is stopped."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """Run ``cmd``; wall and CPU seconds and peak RSS of its process tree (polled every 50 ms), and
+    (with ``until``) the seconds until a line containing ``until`` appears, after which it is stopped."""
     load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    peak, seen, lines = 0, None, []
-    os.set_blocking(proc.stdout.fileno(), False)
+    lines, seen = [], []
+
+    def read() -> None:  # tqdm writes carriage returns: split on them too
+        for line in iter(proc.stdout.readline, ""):
+            lines.append(line)
+            if until and not seen and until in line:
+                seen.append(time.perf_counter() - t0)
+                proc.kill()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    peak, cpu = 0, {}
     while proc.poll() is None:
-        peak = max(peak, _tree_rss(proc.pid))
-        chunk = proc.stdout.read() or ""
-        lines.append(chunk)
-        if until and seen is None and until in "".join(lines):
-            seen = time.perf_counter() - t0
-            proc.kill()
+        peak = max(peak, _tree(proc.pid, cpu))
         time.sleep(0.05)
     wall = time.perf_counter() - t0
-    lines.append(proc.stdout.read() or "")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    reader.join(5)
     return {
         "wall": wall,
-        "cpu": cpu,
+        "cpu": sum(cpu.values()),
         "peak_rss_mib": peak / 2**20,
         "load": (load0, os.getloadavg()[0]),
-        "until": seen,
+        "until": seen[0] if seen else None,
         "code": proc.returncode,
         "output": "".join(lines),
     }
@@ -134,7 +140,7 @@ def _env(cache: Path) -> dict:
 
 
 def prepare(folder: Path, workers: int, cache: Path | None) -> None:
-    cache = cache or Path(tempfile.mkdtemp(prefix="composer-scale-cache-"))
+    cache = cache or Path(tempfile.mkdtemp(prefix="composer-scale-cache-"))  # fresh: a cold preparation
     n = sum(1 for _ in folder.rglob("*.mid"))
     cmd = [sys.executable, "-m", "composer", "corpus", "prepare", str(folder), "--workers", str(workers)]
     r = measure(cmd, _env(cache))
@@ -149,7 +155,7 @@ def start(folder: Path, cache: Path, model: str) -> None:
     out = Path(tempfile.mkdtemp(prefix="composer-scale-run-"))
     cmd = [sys.executable, "-m", "composer", "train", "--model", model, "--corpus", str(folder)]
     cmd += ["--size", "tiny", "--steps", "5", "--out", str(out / "run")]
-    r = measure(cmd, _env(cache), until="train " + model)  # tqdm's bar appears after the first step
+    r = measure(cmd, _env(cache), until="step 1/")  # the first progress line follows the first step
     print(r["output"][-2000:])
     print(
         f"training start ({model}): {r['until']} s to the first step; wall {r['wall']:.1f} s, "
