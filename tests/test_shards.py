@@ -116,7 +116,7 @@ def test_a_preparation_killed_after_its_first_shard_resumes_from_it(tmp_path, ca
     time.sleep(0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert sorted(p.name for p in shards.iterdir()) == ["shard-00000.json", "shard-00000.npy"]
+    assert sorted(p.name for p in shards.iterdir()) == [".lock", "shard-00000.json", "shard-00000.npy"]
     first = (shards / "shard-00000.npy").stat()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a kept shard is no notice

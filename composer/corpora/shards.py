@@ -17,6 +17,8 @@ npy is opened with ``allow_pickle=False, mmap_mode="r"``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -36,7 +38,7 @@ from composer.corpora.shard_record import (
     check_record,
     read_json,
 )
-from composer.errors import CorpusError
+from composer.errors import CorpusError, show_path
 from composer.music import DEFAULT_RESOLUTION
 from composer.representations.tokens import MAX_SHIFT
 
@@ -97,6 +99,24 @@ def prepare_records(
     files = midi_folder.source_files(root)
     folder = shard_dir(root, resolution)
     folder.mkdir(parents=True, exist_ok=True)
+    with _exclusive(folder):
+        return _prepare(root, files, folder, resolution, workers, progress, shard_files)
+
+
+@contextlib.contextmanager
+def _exclusive(folder: Path):
+    """One preparation of a shard folder at a time (every rank of a torchrun opens the corpus): the
+    others wait, then keep what it wrote. flock ends with its process, kill -9 included."""
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _prepare(root, files, folder, resolution, workers, progress, shard_files) -> tuple[dict, list[dict]]:
+    """prepare_records once the folder is locked."""
     t0 = time.perf_counter()
     records, kept = [], 0
     workers = pool.default_workers() if workers is None else workers
@@ -126,7 +146,7 @@ def prepare_records(
     index["shard_files"] = shard_files
     if not index["pieces"]:
         listed = "; ".join(f"{p}: {r}" for p, r in index["skipped"][:3]) or "no .mid or .midi files"
-        raise CorpusError(f"{source}: no usable piece ({listed})")
+        raise CorpusError(f"{show_path(root)}: no usable piece ({listed})")
     with atomic_write(folder / "index.json", "w") as f:
         json.dump(index, f)
     _remove_leftovers(folder, len(records))
@@ -136,15 +156,11 @@ def prepare_records(
 def _remove_leftovers(folder: Path, n_shards: int) -> None:
     """Delete what earlier runs left in composer's own shard folder: temporary files of a killed
     write, and shards past the last one (the folder lost files)."""
+    kept = {f"shard-{i:05d}{suffix}" for i in range(n_shards) for suffix in (".npy", ".json")}
     for path in folder.iterdir():
-        stem = path.name.split(".")[0 if not path.name.startswith(".") else 1]
-        number = stem.removeprefix("shard-")
-        stale = stem.startswith("shard-") and number.isdigit() and int(number) >= n_shards
-        if (
-            path.name.endswith(".tmp")
-            and path.name.startswith(".shard-")
-            or (stale and not path.name.startswith("."))
-        ):
+        killed_write = path.name.startswith((".shard-", ".index.")) and path.name.endswith(".tmp")
+        past_last = path.name.startswith("shard-") and path.name not in kept
+        if killed_write or past_last:
             path.unlink(missing_ok=True)
 
 
