@@ -59,13 +59,15 @@ def sources_digest(files: list[Path], root: Path) -> str:
     """sha256 over each file's relative path, size and mtime: a cheap test that a shard's files are
     the ones it was built from (content hashing 100,000 files would cost more than parsing them)."""
     h = hashlib.sha256()
+    cut = len(os.fsencode(os.path.join(root, "")))  # names relative to root: less root and its slash
     for p in files:
+        name = os.fsencode(p)
         try:
-            st = p.stat()
+            st = os.stat(name)
             stamp = f"{st.st_size}:{st.st_mtime_ns}"
         except OSError as e:
             stamp = f"unreadable: {e.strerror}"
-        h.update(os.fsencode(p.relative_to(root)) + b"\0" + stamp.encode() + b"\0")
+        h.update(name[cut:] + b"\0" + stamp.encode() + b"\0")
     return h.hexdigest()
 
 
@@ -78,7 +80,7 @@ def prepare_shards(
 ) -> dict:
     """Prepare (or finish preparing) the shards of a folder of MIDI files; returns its index.
     See prepare_records."""
-    return prepare_records(source, resolution, workers, progress, shard_files)[0]
+    return prepare_records(source, resolution, workers, progress, shard_files, keep=False)[0]
 
 
 def prepare_records(
@@ -87,8 +89,10 @@ def prepare_records(
     workers: int | None = None,
     progress: Progress | None = None,
     shard_files: int = SHARD_FILES,
+    keep: bool = True,
 ) -> tuple[dict, list[dict]]:
-    """Prepare (or finish preparing) the shards of a folder of MIDI files: (index, shard records).
+    """Prepare (or finish preparing) the shards of a folder of MIDI files: (index, shard records);
+    with ``keep`` False the records are not kept (memory then stays flat as the corpus grows).
 
     Shards already prepared from the same files are kept; a damaged one is rebuilt with a notice.
     ``progress(n, total)`` is called as files are done (a kept shard's files count at once).
@@ -100,7 +104,7 @@ def prepare_records(
     folder = shard_dir(root, resolution)
     folder.mkdir(parents=True, exist_ok=True)
     with _exclusive(folder):
-        return _prepare(root, files, folder, resolution, workers, progress, shard_files)
+        return _prepare(root, files, folder, resolution, workers, progress, shard_files, keep)
 
 
 @contextlib.contextmanager
@@ -115,10 +119,12 @@ def _exclusive(folder: Path):
         os.close(fd)
 
 
-def _prepare(root, files, folder, resolution, workers, progress, shard_files) -> tuple[dict, list[dict]]:
+def _prepare(
+    root, files, folder, resolution, workers, progress, shard_files, keep
+) -> tuple[dict, list[dict]]:
     """prepare_records once the folder is locked."""
     t0 = time.perf_counter()
-    records, kept = [], 0
+    records, briefs, kept = [], [], 0
     workers = pool.default_workers() if workers is None else workers
     readers = None  # started at the first shard to read, kept for the others
     try:
@@ -138,18 +144,20 @@ def _prepare(root, files, folder, resolution, workers, progress, shard_files) ->
                 kept += 1
                 if progress:
                     progress(len(chunk), len(files))
-            records.append(record)
+            briefs.append(_brief(record))
+            if keep:
+                records.append(record)
     finally:
         if readers is not None:
             readers.close()
-    index = _index(root, resolution, records, files, time.perf_counter() - t0, kept)
+    index = _index(root, resolution, briefs, files, time.perf_counter() - t0, kept)
     index["shard_files"] = shard_files
     if not index["pieces"]:
         listed = "; ".join(f"{p}: {r}" for p, r in index["skipped"][:3]) or "no .mid or .midi files"
         raise CorpusError(f"{show_path(root)}: no usable piece ({listed})")
     with atomic_write(folder / "index.json", "w") as f:
         json.dump(index, f)
-    _remove_leftovers(folder, len(records))
+    _remove_leftovers(folder, len(briefs))
     return index, records
 
 
@@ -327,17 +335,24 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _brief(record: dict) -> dict:
+    """What the index needs of a shard record: the record less its pieces, which it counts."""
+    brief = {k: record[k] for k in ("shard", "sources", "npy", "skipped")}
+    return {**brief, "pieces": len(record["pieces"]), "events": sum(p["events"] for p in record["pieces"])}
+
+
 def _index(root, resolution, records, files, seconds, kept) -> dict:
-    """The corpus index: its shards (name, size, sha256), counts, skipped files and fingerprint."""
+    """The corpus index from the shards' briefs: shards (name, size, sha256), counts, skipped files
+    and fingerprint."""
     fingerprint = hashlib.sha256("".join(r["sources"] + r["npy"]["sha256"] for r in records).encode())
     return {
         "format": FORMAT,
         "corpus": os.fsdecode(root),
         "settings": {"resolution": resolution},
         "files": len(files),
-        "pieces": sum(len(r["pieces"]) for r in records),
+        "pieces": sum(r["pieces"] for r in records),
         "notes": sum(r["npy"]["rows"] for r in records),
-        "tokens": sum(p["events"] for r in records for p in r["pieces"]),
+        "tokens": sum(r["events"] for r in records),
         "shards": [
             {
                 "record": f"shard-{r['shard']:05d}.json",
