@@ -158,7 +158,7 @@ def start(folder: Path, cache: Path, model: str) -> None:
     r = measure(cmd, _env(cache), until="step 1/")  # the first progress line follows the first step
     print(r["output"][-2000:])
     print(
-        f"training start ({model}): {r['until']} s to the first step; wall {r['wall']:.1f} s, "
+        f"training start ({model}): {r['until']:.1f} s to the first step ({r['cpu']:.1f} s CPU); "
         f"peak RSS {r['peak_rss_mib']:.0f} MiB, load {r['load'][0]:.1f} -> {r['load'][1]:.1f}"
     )
 
