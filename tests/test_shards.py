@@ -191,17 +191,31 @@ def test_musegan_phrases_from_shards_equal_the_stacked_ones(tmp_path, cache_dir)
 
     root = tmp_path / "choir"
     root.mkdir()
-    for i in range(4):  # four voices, 4 bars, bar 3 of piece 1 silent (its phrases skip it)
+    for i in range(6):  # four voices, 4 bars, bar 3 of piece 1 silent (its phrases skip it)
         tracks = [
             Track(f"V{v}", 0, False, [Note(16 * b, 16, 72 - 7 * v - i) for b in range(4) if (i, b) != (1, 2)])
             for v in range(4)
         ]
-        write_midi(Score(tracks, title=f"c{i}"), root / f"{i}.mid")
+        if i == 2:  # a drum track and a low voice listed first: voice order comes from mean pitch
+            tracks = [
+                Track("Low", 0, False, [Note(0, 64, 30)]),
+                *tracks,
+                Track("Dr", 0, True, [Note(0, 4, 36)]),
+            ]
+        if i == 3:  # notes of 0 and 70 steps: bars 0-4 sound, the last padded
+            tracks[0].notes[:] = [Note(0, 70, 90)]
+        meter = (3, 4) if i == 4 else (4, 4)  # another meter: not used
+        tracks = tracks if i != 5 else tracks[:3]  # three voices: not used
+        write_midi(Score(tracks, title=f"c{i}", time_signature=meter), root / f"{i}.mid")
     corpus = open_corpus(root)
     pieces = list(corpus.pieces)
-    codec = RollCodec.fit(pieces, n_tracks=4)
-    rolls, last = codec.to_phrases(pieces, 2)
-    stream = PhraseStream(codec, corpus.pieces, 2)
-    assert len(stream) == len(rolls) == 3 + 1 + 3 + 3 and stream.last.tolist() == last.tolist()
-    idx = torch.tensor([9, 0, 3, 3, 4, 8])
-    assert torch.equal(stream[idx], torch.from_numpy(rolls)[idx])
+    for tonic in (None, 0):
+        codec = RollCodec.fit(pieces, n_tracks=4, tonic=tonic)
+        rolls, last = codec.to_phrases(pieces, 2)
+        stream = PhraseStream(codec, corpus.pieces, 2)
+        assert len(stream) == len(rolls) == 3 + 1 + 3 + 4 and stream.last.tolist() == last.tolist()
+        assert stream.where.tolist() == [[0, 0], [0, 1], [0, 2], [1, 0], [2, 0], [2, 1], [2, 2]] + [
+            [3, b] for b in range(4)
+        ]
+        idx = torch.tensor([10, 0, 3, 3, 4, 8, 9])
+        assert torch.equal(stream[idx], torch.from_numpy(rolls)[idx])
