@@ -546,10 +546,9 @@ JUNK = [None, -1, 2**70, 1.5, "x", [], {}, [1, "a"], {"a": []}, True]
 def test_seeded_damage_to_a_format_1_meta_json_loads_or_is_one_checkpoint_error(name, tmp_path):
     """Format 1 goes through checkpoint_v1 before validation: a junk value or a deleted key at a
     seeded path of the old meta.json either loads or raises one CheckpointError."""
-    from tests.test_checkpoint import FORMAT1, _format1_copy
-
     from composer.generation.harmonize import load_harmonizer
     from composer.generation.lstm import load_model
+    from tests.test_checkpoint import FORMAT1, _format1_copy
 
     if not (FORMAT1.parent.parent.parent / "checkpoints" / name / "meta.json").exists():
         pytest.skip(f"no shipped {name}")

@@ -147,6 +147,7 @@ def train(ctx: click.Context, model: str, corpus_source: str, out, resume: bool,
     fields = [p.name for p in ctx.command.params if isinstance(p, ModelOption) and model in p.models]
     options = given(ctx, fields + [n for n in RUN_OPTIONS if n in accepts])
     train_configs()[model](**{k: v for k, v in options.items() if k in fields})  # bad values: before any work
+    _check_world(ctx, options.get("batch_size") or train_configs()[model].batch_size)
     set_torch_threads(ctx.params["device"] if "device" in accepts else "cpu")
     if _rank() == 0:
         out = _start_training(model, corpus_source, out, resume, force)
@@ -175,6 +176,20 @@ def _parameters(model: str) -> set[str]:
     import inspect
 
     return set(inspect.signature(trainer(model)).parameters)
+
+
+def _check_world(ctx: click.Context, batch: int) -> None:
+    """Under torchrun, a batch the world size does not divide: refused before any process group,
+    folder or corpus, with one line and exit status 2 from rank 0. The other ranks exit 0 without a
+    word: a rank that failed first would make torchrun SIGTERM rank 0 before it could say why."""
+    from composer.training.distributed import check_world
+
+    try:
+        check_world(batch)
+    except ComposerError:
+        if _rank() != 0:
+            ctx.exit(0)
+        raise
 
 
 def _rank() -> int:

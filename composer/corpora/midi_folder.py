@@ -5,6 +5,7 @@ Bad files are skipped and listed with their reason; every good file is kept.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from composer.corpora import pool
@@ -19,9 +20,25 @@ FILE_SECONDS = 20.0  # read_midi takes milliseconds on any file within its caps;
 
 
 def source_files(root: Path) -> list[Path]:
+    """Every .mid/.midi file under ``root``, sorted; symlinked folders are not followed (as rglob)."""
     if not root.is_dir():
         raise CorpusError(f"{root}: not a folder of MIDI files (nor the name of a corpus: bach)")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+    # sorted as Paths sort (part by part), but on strings: sorting 100,000 Paths takes seconds
+    return [Path(p) for p in sorted(_walk(str(root)), key=lambda p: p.split(os.sep))]
+
+
+def _walk(folder: str):
+    """Paths of MIDI files under ``folder`` by scandir, which knows each entry's type without a stat
+    (rglob stats every file: 100,000 files took seconds); an unreadable subfolder is passed over."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for e in entries:
+        if e.is_dir(follow_symlinks=False):
+            yield from _walk(e.path)
+        elif os.path.splitext(e.name)[1].lower() in SUFFIXES and e.is_file():
+            yield e.path
 
 
 def read_folder(
@@ -42,9 +59,9 @@ def read_folder(
     files = source_files(root) if files is None else files
     workers = pool.default_workers() if workers is None else workers
     if len(files) >= POOL_MIN_FILES and workers > 1:
-        results = pool.read_all(files, resolution, _read_one, workers, timeout)
+        results = pool.read_all(files, resolution, read_one, workers, timeout)
     else:
-        results = [_read_one(f, resolution) for f in files]
+        results = [read_one(f, resolution) for f in files]
     pieces, ids, skipped = [], [], []
     for path, (score, reason) in zip(files, results):
         rel = str(path.relative_to(root))
@@ -61,7 +78,8 @@ def is_transient(reason: str) -> bool:
     return reason.startswith(UNREADABLE)
 
 
-def _read_one(path: Path, resolution: int) -> tuple[Score | None, str]:
+def read_one(path: Path, resolution: int) -> tuple[Score | None, str]:
+    """(score, "") of a file with notes, else (None, the reason it is skipped)."""
     try:
         score = read_midi(path, resolution)
     except ComposerError as e:

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from composer.music import Note, Score, Track
 
 WORKER_MEMORY = 3 * 2**30  # address space per worker: a runaway parse fails there, not on the box
 
-Reader = Callable[[Path, int], tuple[Score | None, str]]
+Reader = Callable[[Path, int], tuple[Score | None, str] | bytes]
 
 
 def default_workers() -> int:
@@ -41,47 +42,90 @@ def read_all(
 
     ``read`` must be a module-level function (it is named, not pickled, for the workers).
     """
-    results: list[tuple[Score | None, str] | None] = [None] * len(files)
-    todo = deque(range(len(files)))
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([read.__module__])  # each worker then starts with the reader imported
-    starting = {w.conn: w for w in (_Worker(ctx, read, resolution) for _ in range(min(workers, len(files))))}
-    idle: list[_Worker] = []
-    busy: dict[Connection, tuple[_Worker, int, float]] = {}
-    try:
-        while todo or busy:
-            while todo and idle:
-                worker, index = idle.pop(), todo.popleft()
-                worker.conn.send_bytes(os.fsencode(files[index]))
-                busy[worker.conn] = (worker, index, time.monotonic())
-            # A file's clock starts when a ready worker gets it, so a slow start is not a hang.
-            soonest = min((started + timeout for _, _, started in busy.values()), default=None)
-            wait_for = None if soonest is None else max(0.0, soonest - time.monotonic())
-            for conn in wait(list(busy) + list(starting), timeout=wait_for):
-                if conn in starting:
-                    idle.append(_ready(starting.pop(conn)))
-                    continue
-                worker, index, _ = busy.pop(conn)
-                try:
-                    results[index] = from_bytes(conn.recv_bytes())
-                    idle.append(worker)
-                except (EOFError, OSError):  # the worker died on this file
-                    code = worker.stop()
-                    results[index] = (None, f"the parser crashed (worker exit code {code})")
-                    new = _Worker(ctx, read, resolution)
-                    starting[new.conn] = new
-            now = time.monotonic()
-            for conn, (worker, index, started) in list(busy.items()):
-                if now - started > timeout:
-                    del busy[conn]
-                    worker.stop()
-                    results[index] = (None, f"timed out after {timeout:g} s (the parser hung)")
-                    new = _Worker(ctx, read, resolution)
-                    starting[new.conn] = new
-    finally:
-        for worker in idle + list(starting.values()) + [w for w, _, _ in busy.values()]:
+    with ReaderPool(read, resolution, min(workers, len(files)), timeout) as readers:
+        return readers.read_all(files)
+
+
+class ReaderPool:
+    """Supervised reader processes kept across calls of ``read_all`` (a corpus read shard by shard).
+
+    ``read`` returns (Score or None, reason), or its own encoding as bytes, which ``decode`` (default
+    from_bytes) turns back into a result; a file skipped by the pool itself (a crash, a hang) gets
+    ``decode(to_bytes(None, reason))``.
+    """
+
+    def __init__(self, read: Reader, resolution: int, workers: int, timeout: float, decode=None):
+        self.read, self.resolution, self.timeout = read, resolution, timeout
+        self.decode: Callable[[bytes], Any] = decode or from_bytes
+        self.ctx = multiprocessing.get_context("forkserver")
+        self.ctx.set_forkserver_preload([read.__module__])  # each worker then starts with the reader imported
+        self.starting: dict[Connection, _Worker] = {}
+        self.idle: list[_Worker] = []
+        for _ in range(max(1, workers)):
+            self._start()
+
+    def __enter__(self) -> ReaderPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        worker = _Worker(self.ctx, self.read, self.resolution)
+        self.starting[worker.conn] = worker
+
+    def close(self) -> None:
+        for worker in self.idle + list(self.starting.values()):
             worker.stop()
-    return results
+        self.idle, self.starting = [], {}
+
+    def read_all(self, files: list[Path], done: Callable[[int], None] | None = None) -> list:
+        """The result of every file, in order; ``done(1)`` as each finishes (a progress bar)."""
+        results: list = [None] * len(files)
+        todo = deque(range(len(files)))
+        busy: dict[Connection, tuple[_Worker, int, float]] = {}
+        try:
+            while todo or busy:
+                while todo and self.idle:
+                    worker, index = self.idle.pop(), todo.popleft()
+                    worker.conn.send_bytes(os.fsencode(files[index]))
+                    busy[worker.conn] = (worker, index, time.monotonic())
+                for index, reason in self._wait(busy, results):
+                    if reason:  # the pool skipped the file itself
+                        results[index] = self.decode(to_bytes(None, reason))
+                    if done:
+                        done(1)
+        finally:  # an error or Ctrl-C mid-way: the busy workers hold stale requests
+            for worker, _, _ in busy.values():
+                worker.stop()
+        return results
+
+    def _wait(self, busy: dict, results: list) -> list[tuple[int, str]]:
+        """Wait for answers (or the soonest deadline); (index, reason the pool skipped it or "")."""
+        # A file's clock starts when a ready worker gets it, so a slow start is not a hang.
+        soonest = min((started + self.timeout for _, _, started in busy.values()), default=None)
+        wait_for = None if soonest is None else max(0.0, soonest - time.monotonic())
+        finished = []
+        for conn in wait(list(busy) + list(self.starting), timeout=wait_for):
+            if conn in self.starting:
+                self.idle.append(_ready(self.starting.pop(conn)))
+                continue
+            worker, index, _ = busy.pop(conn)
+            try:
+                results[index] = self.decode(conn.recv_bytes())
+                self.idle.append(worker)
+                finished.append((index, ""))
+            except (EOFError, OSError):  # the worker died on this file
+                finished.append((index, f"the parser crashed (worker exit code {worker.stop()})"))
+                self._start()
+        now = time.monotonic()
+        for conn, (worker, index, started) in list(busy.items()):
+            if now - started > self.timeout:
+                del busy[conn]
+                worker.stop()
+                finished.append((index, f"timed out after {self.timeout:g} s (the parser hung)"))
+                self._start()
+        return finished
 
 
 def _ready(worker: _Worker) -> _Worker:
@@ -123,7 +167,7 @@ def _serve(conn: Connection, read: Reader, resolution: int) -> None:
             result = read(path, resolution)
         except MemoryError:
             result = (None, f"over the worker's memory limit of {WORKER_MEMORY // 2**30} GiB")
-        conn.send_bytes(to_bytes(*result))
+        conn.send_bytes(result if isinstance(result, bytes) else to_bytes(*result))
 
 
 def to_bytes(score: Score | None, reason: str) -> bytes:

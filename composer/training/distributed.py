@@ -75,6 +75,11 @@ def check_batch(batch_size: int, ranks: Ranks) -> None:
         )
 
 
+def check_world(batch_size: int) -> None:
+    """check_batch against torchrun's WORLD_SIZE, before any process group is set up."""
+    check_batch(batch_size, Ranks(world=from_env()[1]))
+
+
 def shard(batch: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     """This rank's rows of a global batch (B, ...) -> (B / world, ...)."""
     n = batch.shape[0] // ranks.world

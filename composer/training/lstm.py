@@ -25,34 +25,51 @@ from composer.checkpoint import (
     to_config,
     to_meta,
 )
-from composer.corpora import augment, load_corpus
+from composer.corpora import augment
+from composer.corpora.sharded import ShardedCorpus, open_corpus
 from composer.device import autocast
 from composer.errors import CheckpointError, ComposerError
 from composer.models.attention_lstm import SIZES, AttentionLSTM, LSTMConfig, TrainConfig, nll_per_stream
+from composer.music import transpose
 from composer.paths import run_dir
 from composer.representations.token_codec import TokenCodec
 from composer.training import distributed, loop
-from composer.training.data import to_stream, to_windows
+from composer.training.data import EncodedPieces, piece_stream, stream_length, to_stream, windows
 from composer.training.scoring import score_events
 
 DEFAULT_EPOCHS = 30
+FIT_PIECES = 300  # training pieces a sharded corpus's codec is fitted on (as many as bach's 280)
+VALIDATION_PIECES = 500  # validation pieces scored each epoch, encoded at the first (bach has 35)
 
 
 def music_settings(pieces) -> dict:
     """Meter, tempo and tracks that generation uses: the most common among the pieces."""
-    meter = collections.Counter(tuple(p.time_signature) for p in pieces).most_common(1)[0][0]
-    bpm = collections.Counter(p.bpm for p in pieces).most_common(1)[0][0]
-    n_tracks = max(len(p.tracks) for p in pieces)
-    layouts = collections.Counter(
-        tuple((t.name, t.program, t.is_drum) for t in p.tracks) for p in pieces if len(p.tracks) == n_tracks
+    return _common_settings(
+        [
+            (tuple(p.time_signature), p.bpm, tuple((t.name, t.program, t.is_drum) for t in p.tracks))
+            for p in pieces
+        ]
     )
+
+
+def _common_settings(pieces: list[tuple]) -> dict:
+    """music_settings of (meter, bpm, track layout) triples."""
+    meter = collections.Counter(m for m, _, _ in pieces).most_common(1)[0][0]
+    bpm = collections.Counter(b for _, b, _ in pieces).most_common(1)[0][0]
+    n_tracks = max(len(t) for _, _, t in pieces)
+    layouts = collections.Counter(t for _, _, t in pieces if len(t) == n_tracks)
     tracks = [{"name": n, "program": pr, "is_drum": d} for n, pr, d in layouts.most_common(1)[0][0]]
     return {"time_signature": list(meter), "bpm": bpm, "tracks": tracks}
 
 
 def prepare_data(corpus_source: str, cfg: TrainConfig, codec: TokenCodec | None = None) -> dict:
-    """Corpus, codec, training streams (one per transposition) and validation events."""
-    corpus = load_corpus(corpus_source, seed=cfg.seed)
+    """Corpus, codec, training streams (one per transposition) and validation events.
+
+    A folder is read from its shards (prepared first if need be) and streamed: see _sharded_data.
+    """
+    corpus = open_corpus(corpus_source, seed=cfg.seed)
+    if isinstance(corpus, ShardedCorpus):
+        return _sharded_data(corpus, cfg, codec)
     train = corpus.split("train")
     shifts = range(-cfg.transpose, cfg.transpose + 1)
     augmented = augment(train, shifts)  # piece by piece, each in every shift
@@ -69,18 +86,41 @@ def prepare_data(corpus_source: str, cfg: TrainConfig, codec: TokenCodec | None 
     }
 
 
+def _sharded_data(corpus: ShardedCorpus, cfg: TrainConfig, codec: TokenCodec | None) -> dict:
+    """prepare_data of a prepared folder, without loading it: the streams encode pieces from the
+    memory map as windows reach them. Equal to the in-memory data when the training split has at
+    most FIT_PIECES pieces and the validation split at most VALIDATION_PIECES; beyond, the codec is
+    fitted on the first FIT_PIECES training pieces and validation uses the first VALIDATION_PIECES."""
+    split = corpus.split_indices()
+    shifts = range(-cfg.transpose, cfg.transpose + 1)
+    fit = [corpus.score(i) for i in split["train"][:FIT_PIECES]]
+    fit = [transpose(s, k) if k else s for s in fit for k in shifts]  # as augment does
+    codec = codec or TokenCodec.fit(fit, cfg.normalize_key, cfg.bars_left_cap)
+    scores = [p["score"] for p in corpus.meta]  # (resolution, bpm, meter, ...): no Score built
+    codec.n_positions = max(codec.n_positions, max(m[0] * r * 4 // m[1] for r, _, m, *_ in scores))
+    validation = split["validation"][:VALIDATION_PIECES] or split["train"][:8]
+    return {
+        "corpus": corpus,
+        "codec": codec,
+        "streams": [piece_stream(corpus, split["train"], k, codec) for k in shifts],
+        "validation": EncodedPieces(lambda k: codec.encode(corpus.score(validation[k])), len(validation)),
+        "music": _common_settings(
+            [(tuple(s[2]), s[1], tuple(map(tuple, p["tracks"]))) for s, p in zip(scores, corpus.meta)]
+        ),
+    }
+
+
 def sample_batch(streams, step: int, seed: int, batch_size: int, seq_len: int, device):
     """The batch of one step: random (transposition, offset) windows from a generator keyed by step."""
     rng = np.random.default_rng([seed, step, 1])
-    seq_len = min(seq_len, min(len(ids) for ids, _ in streams) - 1)
+    seq_len = min(seq_len, min(stream_length(s) for s in streams) - 1)
     which = rng.integers(len(streams), size=batch_size)
     parts = []
     for k in range(len(streams)):
-        ids, pos = streams[k]
         rows = np.flatnonzero(which == k)
         if len(rows):
-            starts = rng.integers(0, max(len(ids) - seq_len - 1, 1), size=len(rows))
-            parts.append(to_windows(ids, pos, starts, seq_len))
+            starts = rng.integers(0, max(stream_length(streams[k]) - seq_len - 1, 1), size=len(rows))
+            parts.append(windows(streams[k], starts, seq_len))
     return [torch.from_numpy(np.concatenate(p)).to(device) for p in zip(*parts)]  # x, xctx, y, yctx
 
 
@@ -205,7 +245,7 @@ def build_model(codec: TokenCodec, cfg: TrainConfig) -> AttentionLSTM:
 
 def _schedule(data: dict, cfg: TrainConfig) -> tuple[int, int]:
     """(steps per epoch, total steps)."""
-    events = len(data["streams"][0][0]) * len(data["streams"])
+    events = stream_length(data["streams"][0]) * len(data["streams"])
     epoch_steps = max(1, events // (cfg.batch_size * cfg.seq_len))
     total = cfg.steps or (cfg.epochs or DEFAULT_EPOCHS) * epoch_steps
     return epoch_steps, total
@@ -234,7 +274,7 @@ class _Run:
         streams = self.data["streams"]
         with loop.interruptible() as flag:
             self.progress.write(
-                f"training lstm on {self.data['corpus'].name}: {len(streams[0][0]):,} events x "
+                f"training lstm on {self.data['corpus'].name}: {stream_length(streams[0]):,} events x "
                 f"{len(streams)} transpositions, {self.epoch_steps} steps per epoch, "
                 f"steps {self.step}->{self.total}, {self.dev}"
                 + (f" x {self.ranks.world} processes" if self.ranks.active else "")

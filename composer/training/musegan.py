@@ -30,7 +30,7 @@ from composer.checkpoint import (
     to_config,
     to_meta,
 )
-from composer.corpora import load_corpus
+from composer.corpora.sharded import ShardedCorpus, open_corpus
 from composer.device import autocast
 from composer.errors import ComposerError
 from composer.models.musegan import (
@@ -46,10 +46,11 @@ from composer.paths import run_dir
 from composer.representations.pianoroll import RollCodec
 from composer.training import distributed, loop
 from composer.training.loop import Progress, interruptible, step_seed, write_loss_curve
-from composer.training.musegan_data import batch_indices, to_phrases
+from composer.training.musegan_data import PhraseStream, batch_indices, to_phrases
 
 GP_WEIGHT = TrainConfig.gp_weight  # the shipped recipe's; a run's own are in its meta["training"]
 CRITIC_STEPS = TrainConfig.critic_steps
+FIT_PIECES = 300  # training pieces the RollCodec is fitted on (as many as bach's 280)
 HISTORY_KEYS = ("critic", "generator", "gp")
 
 
@@ -100,12 +101,12 @@ def train_musegan(
                 tr = meta["training"]
                 meta.setdefault("state", {}).setdefault("seconds", 0.0)
                 seed, lr, batch_size = tr["seed"], tr["lr"], tr["batch_size"]
-            corpus = load_corpus(corpus_source, seed=seed)
+            corpus = open_corpus(corpus_source, seed=seed)
             loop.check_corpus(meta, folder, corpus)
         else:
-            corpus = load_corpus(corpus_source, seed=seed)
+            corpus = open_corpus(corpus_source, seed=seed)
             try:
-                codec = RollCodec.fit(corpus.split("train"), n_tracks=tc.tracks)
+                codec = RollCodec.fit(corpus.split("train")[:FIT_PIECES], n_tracks=tc.tracks)
             except ValueError as e:
                 raise ComposerError(f"{corpus_source}: {e} in its training split") from None
             cfg = MuseGANConfig(
@@ -120,8 +121,12 @@ def train_musegan(
             )
             meta = _new_meta(cfg, codec, corpus, corpus_source, tc)
         distributed.check_batch(batch_size, ranks)
-        rolls, last = to_phrases(codec, corpus.split("train"), cfg.n_bars)
-        data = (torch.from_numpy(rolls), torch.from_numpy(last))
+        if isinstance(corpus, ShardedCorpus):  # a folder: phrases read from the memory map per batch
+            rolls = PhraseStream(codec, corpus.split("train"), cfg.n_bars)
+            data, last = (rolls, torch.from_numpy(rolls.last)), rolls.last
+        else:
+            rolls, last = to_phrases(codec, corpus.split("train"), cfg.n_bars)
+            data = (torch.from_numpy(rolls), torch.from_numpy(last))
         meta["corpus"]["phrases"], meta["corpus"]["last_phrases"] = len(rolls), int(last.sum())
         torch.manual_seed(seed)  # weight init; later draws are step-derived
         gen, critic = distributed.sync_batchnorm(Generator(cfg), ranks).to(dev), Critic(cfg).to(dev)

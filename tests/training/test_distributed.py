@@ -102,7 +102,21 @@ def test_world_size_that_does_not_divide_the_batch_is_one_line(tmp_path):
         "composer: error: batch size 3 is not divisible by the world size 2; "
         "use a batch size that is a multiple of the number of processes"
     ]
+    assert run.stderr.splitlines()[0] == lines[0]  # before torchrun's own summary of the failed rank
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("rank, code, said", [("0", 2, 1), ("1", 0, 0)])
+def test_the_batch_check_runs_before_any_process_group(tmp_path, monkeypatch, rank, code, said):
+    from click.testing import CliRunner
+
+    from composer.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", rank)  # no MASTER_ADDR: joining a process group would fail
+    result = CliRunner().invoke(main, ["train", "--batch-size", "3", "--out", str(tmp_path / "x")])
+    assert result.exit_code == code and len(result.stderr.splitlines()) == said, result.output
+    assert result.stdout == "" and not (tmp_path / "x").exists()
 
 
 def test_shard_takes_disjoint_equal_slices():
