@@ -353,20 +353,20 @@ def _checkpoint(checkpoint: str | None, model: str):
 @click.option("--resume", is_flag=True, help="Continue training from the checkpoint in --out.")
 @click.option("--force", is_flag=True, help="Overwrite a checkpoint already in --out.")
 @click.option(
-    "--transpose", type=click.IntRange(0, 11), default=0, show_default=True, help="Augment by ±N semitones."
+    "--transpose", type=click.IntRange(0, 11), default=None, help="Augment by ±N semitones [lstm 3]."
 )
 @click.option(
     "--patience",
     type=click.IntRange(1, None),
     default=None,
-    help="Epochs of no better validation [12].",
+    help="Epochs of no better validation [6].",
 )
 @click.option(
     "--device", default="auto", show_default=True, help="auto (cuda, then mps, then cpu), cuda, mps or cpu."
 )
 @click.option("--compile", is_flag=True, help="torch.compile the model (off by default).")
 @click.option(
-    "--dropout", type=click.FloatRange(0, 1, max_open=True), default=None, help="LSTM dropout [0.3]."
+    "--dropout", type=click.FloatRange(0, 1, max_open=True), default=None, help="LSTM dropout [0.4]."
 )
 @click.option(
     "--size",

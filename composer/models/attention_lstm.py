@@ -69,11 +69,11 @@ class TrainConfig:
     lr: float = 2e-3
     seq_len: int = 128  # events per training window (about 8 bars of chorale), and the attention span
     seed: int = 0
-    transpose: int = 0  # augmentation by +-N semitones; with normalize_key every key is moved to C anyway
-    patience: int = 12  # epochs without a better validation loss before stopping
+    transpose: int = 3  # augmentation by +-N semitones (with normalize_key: around C, the offset an input)
+    patience: int = 6  # epochs without a better validation loss before stopping
     size: str = "default"  # a SIZES preset
     attention: bool = True
-    dropout: float = 0.3
+    dropout: float = 0.4
     normalize_key: bool = True  # move every piece to tonic C and condition on the mode
     bars_left_cap: int = 8  # condition on bars until the end, capped; 0 = off
 

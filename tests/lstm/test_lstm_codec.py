@@ -85,6 +85,31 @@ def test_minor_and_unnormalized_codecs():
     assert plain.vocab.values["pitch"] == [69, 72] and plain.n_modes == 0 and not plain.supports_rules
 
 
+def test_offsets_around_c_are_an_input_beside_the_mode():
+    score = two_bars_in_d()
+    codec = TokenCodec.fit([score], max_offset=1)
+    assert list(codec.offsets) == [-1, 0, 1] and codec.n_modes == 6
+    assert codec.vocab.values["pitch"] == [59, 60, 61, 71, 72, 73, 74, 75]  # C4/C5/D5 at -1, 0, +1
+    ids, ctx = codec.encode(score, offset=1)
+    raw = codec.vocab.decode(ids)
+    np.testing.assert_array_equal(raw[:, 1], [73, 61, 75, 73])  # D major moved to C, then up 1
+    # mode id: major (0) + 2 x (offset + 1); generation (offset 0) reads the middle pair
+    np.testing.assert_array_equal(ctx[:, 1], [4, 4, 4, 4])
+    np.testing.assert_array_equal(codec.encode(score)[1][:, 1], [2, 2, 2, 2])
+    assert codec.bos_context("minor", 2, 16).tolist() == [0, 3, 1]
+    with pytest.raises(ValueError, match="offset 2 outside"):
+        codec.encode(score, offset=2)
+    assert TokenCodec.from_dict(codec.to_dict()) == codec
+
+
+def test_codecs_saved_before_offsets_read_as_unaugmented():
+    saved = TokenCodec.fit([two_bars_in_d()]).to_dict()
+    del saved["max_offset"]
+    codec = TokenCodec.from_dict(saved)
+    assert codec.max_offset == 0 and codec.n_modes == 2
+    assert codec.bos_context("minor", None, 16).tolist() == [0, 1, 8]  # no end in sight: the cap
+
+
 def chorale_codec(pitches) -> TokenCodec:
     vocab = Vocab({"shift": [0, 4, 8], "pitch": list(pitches), "duration": [4], "track": [0, 1, 2, 3]})
     return TokenCodec(vocab, normalize_key=True, n_tracks=4)
