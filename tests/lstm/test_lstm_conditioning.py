@@ -132,3 +132,17 @@ def test_shipped_checkpoint_is_the_default_recipe():
     meta = json.loads((SHIPPED / "meta.json").read_text())
     assert meta["training"] == TrainConfig().to_dict()
     assert meta["codec"]["normalize_key"] and meta["codec"]["bars_left_cap"] == 8
+
+
+def test_rules_repeat_a_soprano_bar_where_a_motif_is_drawn(tiny_checkpoint):
+    """Seed 0 draws bars 2 and 4 (choose_motif); the same seed without rules draws none."""
+    from composer.chorale_metrics import _bar_pattern
+
+    def soprano_bar(score, bar):
+        notes = sorted(n for n in score.tracks[0].notes if bar * 16 <= n.start < bar * 16 + 16)
+        return _bar_pattern(notes, bar * 16, bar * 16 + 16)
+
+    score = generate_lstm(tiny_checkpoint, bars=8, seed=0)
+    assert len(soprano_bar(score, 2)) >= 2 and soprano_bar(score, 4) == soprano_bar(score, 2)
+    free = generate_lstm(tiny_checkpoint, bars=8, seed=0, rules=False)
+    assert soprano_bar(free, 4) != soprano_bar(free, 2)
