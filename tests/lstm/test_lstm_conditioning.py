@@ -43,13 +43,16 @@ def test_rules_end_on_the_tonic_in_root_position_with_exact_bars(tiny_checkpoint
 
 def test_shipped_checkpoint_honours_the_key():
     """The key estimated from eight bars is mostly the one asked for, and otherwise a closely related
-    key that the piece visits (dominant, subdominant, relative)."""
+    key that the piece visits (one accidental apart: in major ii, iii, IV, V, vi; in minor III, iv,
+    v, VI, VII)."""
     keys = ["E- major", "G minor", "A major", "F# minor", "C major", "B- major", "D minor", "E major"]
+    related = {"major": (0, 2, 4, 5, 7, 9), "minor": (0, 3, 5, 7, 8, 10)}
     exact = 0
     for seed, key in enumerate(keys):
         score = generate_lstm(SHIPPED, bars=8, seed=seed, key=key)
         estimated = estimate_key([n for t in score.tracks for n in t.notes])
-        assert (parse_key(estimated)[0] - parse_key(key)[0]) % 12 in (0, 3, 5, 7, 9), (key, estimated)
+        tonic, mode = parse_key(key)
+        assert (parse_key(estimated)[0] - tonic) % 12 in related[mode], (key, estimated)
         exact += estimated == score.key
     assert exact >= len(keys) // 2
 
