@@ -32,7 +32,7 @@ from composer.representations.token_codec import (
     parse_key,
     to_c,
 )
-from composer.representations.token_rules import SampleState
+from composer.representations.token_rules import SampleState, choose_motif
 from composer.representations.tokens import REST, STREAMS, Vocab
 
 __all__ = ["DEFAULT_CHECKPOINT", "Sampling", "estimate_key", "generate_lstm", "load_model", "stream_bars"]
@@ -268,6 +268,8 @@ def generate_lstm(
     start = prime_score.n_bars * spb if prime_score else 0
     end = start + bars * spb
     state = _new_state(model, (tonic, mode), end, use_rules)
+    if use_rules:
+        state.motif = choose_motif(start // spb, end // spb, np.random.default_rng([seed, 2]))
     rows, primed = np.zeros((0, len(STREAMS)), np.int64), None
     if prime_score is not None:
         moved, _, _ = codec.normalize(replace(prime_score, key=key_name(*key_of(prime_score))))

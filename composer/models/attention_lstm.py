@@ -50,12 +50,12 @@ class TrainConfig:
     # about 8 bars of chorale; also the attention span
     seq_len: int = option(128, "Events per training window.", low=2, high=4096)
     seed: int = option(0, "Seed of the split, the weights and every batch.", low=0)
-    # with normalize_key every key is moved to C anyway
-    transpose: int = option(0, "Augment by ±N semitones.", low=0, high=11)
-    patience: int = option(12, "Epochs of no better validation.", low=1)
+    # with normalize_key: each piece at tonics C-N..C+N, the offset an input beside the mode
+    transpose: int = option(3, "Augment by ±N semitones.", low=0, high=11)
+    patience: int = option(6, "Epochs of no better validation.", low=1)
     size: str = option("default", "Model size preset (SIZES).", choices=SIZES)
     attention: bool = option(True, "Causal attention layer.")
-    dropout: float = option(0.3, "LSTM dropout.", low=0, high=1, high_open=True)
+    dropout: float = option(0.4, "LSTM dropout.", low=0, high=1, high_open=True)
     normalize_key: bool = option(True, "Move every piece to tonic C and condition on the mode.", cli=False)
     bars_left_cap: int = option(8, "Condition on bars until the end, capped; 0 = off.", low=0, cli=False)
 

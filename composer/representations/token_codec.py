@@ -61,10 +61,14 @@ class TokenCodec:
     bars_left_cap: int = 0
     n_tracks: int = 0
     keys: dict[str, int] = field(default_factory=dict)  # training keys and counts, for a default key
+    max_offset: int = 0  # training pieces also at +-N semitones from C, the offset an input beside the mode
 
     @classmethod
-    def fit(cls, pieces: list[Score], normalize_key: bool = True, bars_left_cap: int = 8) -> TokenCodec:
-        """A codec for ``pieces``: every value their (normalized) events use, their keys and meters."""
+    def fit(
+        cls, pieces: list[Score], normalize_key: bool = True, bars_left_cap: int = 8, max_offset: int = 0
+    ) -> TokenCodec:
+        """A codec for ``pieces``: every value their (normalized, offset by up to ``max_offset``
+        semitones) events use, their keys and meters."""
         keys: dict[str, int] = {}
         for p in pieces:
             name = key_name(*key_of(p))
@@ -77,13 +81,29 @@ class TokenCodec:
             bars_left_cap=bars_left_cap,
             n_tracks=max((len(p.tracks) for p in pieces), default=0),
             keys=dict(sorted(keys.items())),
+            max_offset=max_offset if normalize_key else 0,
         )
-        codec.vocab = Vocab.fit([to_tokens(codec.normalize(p)[0]) for p in pieces])
+        codec.vocab = Vocab.fit([to_tokens(codec.normalize(p, k)[0]) for p in pieces for k in codec.offsets])
         return codec
 
     @property
+    def offsets(self) -> range:
+        """Semitones from C that training pieces are moved to (augmentation); generation uses 0."""
+        return range(-self.max_offset, self.max_offset + 1)
+
+    @property
     def n_modes(self) -> int:
-        return len(MODES) if self.normalize_key else 0
+        """Rows of the mode input: each mode at each offset from C (ids mode_id)."""
+        return len(MODES) * len(self.offsets) if self.normalize_key else 0
+
+    def mode_id(self, mode: str, offset: int = 0) -> int:
+        """The mode input of ``mode`` with the tonic ``offset`` semitones from C; 0 when unconditioned.
+        Offset 0 gives the ids of a codec without augmentation (0 major, 1 minor) when transpose is 0."""
+        if not self.n_modes:
+            return 0
+        if abs(offset) > self.max_offset:
+            raise ValueError(f"offset {offset} outside the codec's +-{self.max_offset} semitones")
+        return MODES.index(mode) + len(MODES) * (offset + self.max_offset)
 
     @property
     def n_bars_left(self) -> int:
@@ -94,38 +114,45 @@ class TokenCodec:
         """Voice-leading rules need four voices (SATB) and a known tonic."""
         return self.n_tracks == 4 and self.normalize_key
 
-    def normalize(self, score: Score) -> tuple[Score, int, str]:
-        """(score moved to tonic C, the semitones it moved, its mode); unmoved without normalize_key."""
+    def normalize(self, score: Score, offset: int = 0) -> tuple[Score, int, str]:
+        """(score moved to tonic C + ``offset`` semitones, the semitones it moved, its mode); unmoved
+        without normalize_key."""
         pc, mode = key_of(score)
         if not self.normalize_key:
             return score, 0, mode
-        shift = to_c(pc)
+        shift = to_c(pc) + offset
         return transpose(score, shift), shift, mode
 
-    def context(self, onsets: np.ndarray, mode: str, end_bar: int | None, spb: int) -> np.ndarray:
-        """Conditioning of events at ``onsets``: bar position, mode id, bars left (capped; the cap when
-        ``end_bar`` is None, i.e. no end in sight). Returns ndarray, shape=(n, 3), int64 (CONTEXT)."""
+    def context(
+        self, onsets: np.ndarray, mode: str, end_bar: int | None, spb: int, offset: int = 0
+    ) -> np.ndarray:
+        """Conditioning of events at ``onsets``: bar position, mode id (``mode_id``: the mode with the
+        tonic ``offset`` semitones from C), bars left (capped; the cap when ``end_bar`` is None, i.e.
+        no end in sight). Returns ndarray, shape=(n, 3), int64 (CONTEXT)."""
         onsets = np.asarray(onsets, dtype=np.int64)
         ctx = np.zeros((len(onsets), len(CONTEXT)), np.int64)
         ctx[:, 0] = onsets % spb
-        ctx[:, 1] = MODES.index(mode) if self.n_modes else 0
+        ctx[:, 1] = self.mode_id(mode, offset)
         if self.bars_left_cap:
             left = self.bars_left_cap if end_bar is None else end_bar - 1 - onsets // spb
             ctx[:, 2] = np.clip(left, 0, self.bars_left_cap)
         return ctx
 
-    def encode(self, score: Score) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and conditioning of a piece's events (training and evaluation).
+    def encode(self, score: Score, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Ids and conditioning of a piece's events (training and evaluation), the piece moved to
+        tonic C + ``offset`` semitones (an offset other than 0 is training augmentation).
 
         Returns
         -------
         ids : ndarray, shape=(n, 4), int64 (STREAMS)
         context : ndarray, shape=(n, 3), int64 (CONTEXT)
         """
-        moved, _, mode = self.normalize(score)
+        moved, _, mode = self.normalize(score, offset)
         tokens = to_tokens(moved, self.max_shift, self.max_duration)
         onsets = np.cumsum(tokens[:, 0])
-        return self.vocab.encode(tokens), self.context(onsets, mode, moved.n_bars, score.steps_per_bar)
+        return self.vocab.encode(tokens), self.context(
+            onsets, mode, moved.n_bars, score.steps_per_bar, offset
+        )
 
     def bos_context(self, mode: str, end_bar: int | None, spb: int) -> np.ndarray:
         """Conditioning of the BOS event that starts a piece, shape=(3,)."""
@@ -147,6 +174,7 @@ class TokenCodec:
             "bars_left_cap": self.bars_left_cap,
             "n_tracks": self.n_tracks,
             "keys": self.keys,
+            "max_offset": self.max_offset,
         }
 
     @classmethod
@@ -161,6 +189,7 @@ class TokenCodec:
             bars_left_cap=int(d["bars_left_cap"]),
             n_tracks=int(d["n_tracks"]),
             keys={str(k): int(v) for k, v in d["keys"].items()},
+            max_offset=int(d.get("max_offset", 0)),  # absent in the first conditioned checkpoints
         )
 
     @classmethod

@@ -71,11 +71,17 @@ def prepare_data(corpus_source: str, cfg: TrainConfig, codec: TokenCodec | None 
     if isinstance(corpus, ShardedCorpus):
         return _sharded_data(corpus, cfg, codec)
     train = corpus.split("train")
-    shifts = range(-cfg.transpose, cfg.transpose + 1)
-    augmented = augment(train, shifts)  # piece by piece, each in every shift
-    codec = codec or TokenCodec.fit(augmented, cfg.normalize_key, cfg.bars_left_cap)
+    if cfg.normalize_key:  # each piece at tonic C + k, k an input (every key would go back to C)
+        codec = codec or TokenCodec.fit(train, True, cfg.bars_left_cap, max_offset=cfg.transpose)
+        streams = [to_stream([codec.encode(p, k) for p in train]) for k in codec.offsets]
+    else:
+        shifts = range(-cfg.transpose, cfg.transpose + 1)
+        augmented = augment(train, shifts)  # piece by piece, each in every shift
+        codec = codec or TokenCodec.fit(augmented, False, cfg.bars_left_cap)
+        streams = [
+            to_stream([codec.encode(p) for p in augmented[i :: len(shifts)]]) for i in range(len(shifts))
+        ]
     codec.n_positions = max(codec.n_positions, max(p.steps_per_bar for p in corpus.pieces))
-    streams = [to_stream([codec.encode(p) for p in augmented[i :: len(shifts)]]) for i in range(len(shifts))]
     validation = [codec.encode(p) for p in corpus.split("validation")] or [codec.encode(p) for p in train[:8]]
     return {
         "corpus": corpus,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from composer.errors import ComposerError
 from composer.music import Note, Score, Track
 from composer.representations.token_codec import TokenCodec, key_name, parse_key, to_c
-from composer.representations.token_rules import SampleState
+from composer.representations.token_rules import SampleState, choose_motif
 from composer.representations.tokens import Vocab
 
 
@@ -85,6 +87,31 @@ def test_minor_and_unnormalized_codecs():
     assert plain.vocab.values["pitch"] == [69, 72] and plain.n_modes == 0 and not plain.supports_rules
 
 
+def test_offsets_around_c_are_an_input_beside_the_mode():
+    score = two_bars_in_d()
+    codec = TokenCodec.fit([score], max_offset=1)
+    assert list(codec.offsets) == [-1, 0, 1] and codec.n_modes == 6
+    assert codec.vocab.values["pitch"] == [59, 60, 61, 71, 72, 73, 74, 75]  # C4/C5/D5 at -1, 0, +1
+    ids, ctx = codec.encode(score, offset=1)
+    raw = codec.vocab.decode(ids)
+    np.testing.assert_array_equal(raw[:, 1], [73, 61, 75, 73])  # D major moved to C, then up 1
+    # mode id: major (0) + 2 x (offset + 1); generation (offset 0) reads the middle pair
+    np.testing.assert_array_equal(ctx[:, 1], [4, 4, 4, 4])
+    np.testing.assert_array_equal(codec.encode(score)[1][:, 1], [2, 2, 2, 2])
+    assert codec.bos_context("minor", 2, 16).tolist() == [0, 3, 1]
+    with pytest.raises(ValueError, match="offset 2 outside"):
+        codec.encode(score, offset=2)
+    assert TokenCodec.from_dict(codec.to_dict()) == codec
+
+
+def test_codecs_saved_before_offsets_read_as_unaugmented():
+    saved = TokenCodec.fit([two_bars_in_d()]).to_dict()
+    del saved["max_offset"]
+    codec = TokenCodec.from_dict(saved)
+    assert codec.max_offset == 0 and codec.n_modes == 2
+    assert codec.bos_context("minor", None, 16).tolist() == [0, 1, 8]  # no end in sight: the cap
+
+
 def chorale_codec(pitches) -> TokenCodec:
     vocab = Vocab({"shift": [0, 4, 8], "pitch": list(pitches), "duration": [4], "track": [0, 1, 2, 3]})
     return TokenCodec(vocab, normalize_key=True, n_tracks=4)
@@ -138,3 +165,66 @@ def test_shift_lands_on_the_final_downbeat_and_the_final_chord_misses_no_voice()
     assert shifts.tolist() == [False, True, False]  # 0 would double a voice, 8 would skip the downbeat
     state = bass_state(onset=16, end=32, last_track=0, chosen={"shift": 0})
     assert codec.allowed("track", state)[Vocab.N_SPECIAL :].tolist() == [False, True, False, False]
+
+
+def motif_state(**kw) -> SampleState:
+    """Bar 0's soprano C5 D5 E5 (4, 4, 8 steps) is to repeat in bar 2; bar 1 is being composed."""
+    state = SampleState(4, 16, "major", 0, 64, True, onset=28, first=False, last_track=3, motif=(0, 2))
+    state.soprano = [(0, 4, 72), (4, 4, 74), (8, 8, 76), (16, 16, 71)]
+    for k, v in kw.items():
+        setattr(state, k, v)
+    return state
+
+
+def allowed_values(codec: TokenCodec, stream: str, state: SampleState) -> list[int]:
+    mask = codec.allowed(stream, state)[Vocab.N_SPECIAL :]
+    return [v for v, ok in zip(codec.vocab.values[stream], mask) if ok]
+
+
+def test_motif_repeats_the_soprano_rhythm_and_intervals():
+    vocab = {
+        "shift": [0, 2, 4, 8],
+        "pitch": [60, 62, 64, 67, 69, 71],
+        "duration": [2, 4, 8],
+        "track": [0, 1, 2, 3],
+    }
+    codec = TokenCodec(Vocab(vocab), normalize_key=True, n_tracks=4)
+    assert allowed_values(codec, "shift", motif_state()) == [2, 4]  # 8 would skip the repeat's downbeat
+    at_32 = motif_state(chosen={"shift": 4})
+    assert allowed_values(codec, "track", at_32) == [0]  # the motif's onset: the soprano first
+    at_32.chosen["track"] = 0
+    assert allowed_values(codec, "pitch", at_32) == [60, 62, 64, 67, 69, 71]  # any start: G4 here
+    in_b_flat = replace(at_32, shift=10)  # sounding 10 higher, E (to G#) would leave the range at its top
+    assert allowed_values(codec, "pitch", in_b_flat) == [60, 62, 64]
+    assert allowed_values(codec, "duration", at_32) == [4]
+    at_32.chosen["pitch"], at_32.chosen["duration"] = 67, 4
+    at_32.advance(at_32.chosen)
+    at_32.advance({"shift": 0, "track": 3, "pitch": 48, "duration": 4})
+    assert allowed_values(codec, "shift", at_32) == [2, 4]  # up to the motif's next onset, 36
+    at_34 = replace(at_32, chosen={"shift": 2})
+    assert allowed_values(codec, "track", at_34) == [1, 2, 3]  # no soprano between the motif's onsets
+    at_36 = replace(at_32, chosen={"shift": 4, "track": 0})
+    assert allowed_values(codec, "pitch", at_36) == [69]  # D after C, so A after G
+    at_40 = replace(at_36, onset=36, soprano=at_32.soprano, chosen={"shift": 4, "track": 0})
+    assert allowed_values(codec, "pitch", at_40) == [71] and allowed_values(codec, "duration", at_40) == [8]
+    assert allowed_values(codec, "shift", replace(at_32, onset=40)) == [2, 4, 8]  # the motif is done
+    assert allowed_values(codec, "shift", motif_state(rules=False)) == [0, 2, 4, 8]  # no rules: grammar only
+
+
+def test_motif_needs_two_notes_and_a_finished_bar():
+    assert motif_state().motif_notes() == [(32, 4, 0), (36, 4, 2), (40, 8, 4)]
+    assert motif_state(onset=12).motif_notes() is None  # bar 0 still being written
+    assert motif_state(soprano=[(0, 16, 72)]).motif_notes() is None  # one note: nothing to repeat
+    assert motif_state(motif=None).motif_notes() is None
+
+
+def test_choose_motif_a_third_of_pieces_never_the_cadence_bar():
+    draws = [choose_motif(0, 8, np.random.default_rng([seed, 2])) for seed in range(400)]
+    pairs = [d for d in draws if d is not None]
+    assert 0.28 < len(pairs) / len(draws) < 0.42
+    assert all(later - bar in (2, 4) and 0 <= bar and later <= 6 for bar, later in pairs)
+    assert {later for _, later in pairs} == {2, 3, 4, 5, 6}
+    assert choose_motif(0, 3, np.random.default_rng(0)) is None  # 3 bars: no room before the cadence
+    assert all(
+        d is None or d[0] >= 2 for d in (choose_motif(2, 10, np.random.default_rng(s)) for s in range(50))
+    )

@@ -44,6 +44,31 @@ def test_resume_continues_exactly(tmp_path):
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def test_transposition_augmentation_moves_each_piece_around_c():
+    """--transpose N with key normalization: every training piece at C-N..C+N, the offset an input."""
+    import numpy as np
+
+    from composer.models.attention_lstm import TrainConfig
+    from composer.representations.tokens import REST, Vocab
+    from composer.training.lstm import prepare_data
+
+    data = prepare_data("bach", TrainConfig(transpose=1))
+    codec, streams = data["codec"], data["streams"]
+    assert codec.max_offset == 1 and len(streams) == 3 and codec.n_modes == 6
+    (down, dctx), (mid, mctx), (up, uctx) = [
+        (codec.vocab.decode(ids[ids[:, 0] != Vocab.BOS]), ctx) for ids, ctx in streams
+    ]
+    notes = mid[:, 1] != REST
+    assert notes.sum() > 10_000
+    np.testing.assert_array_equal(up[notes, 1], mid[notes, 1] + 1)
+    np.testing.assert_array_equal(down[notes, 1], mid[notes, 1] - 1)
+    np.testing.assert_array_equal(up[:, [0, 2, 3]], mid[:, [0, 2, 3]])
+    np.testing.assert_array_equal(uctx[:, 1] - mctx[:, 1], 2)  # mode ids: one (major, minor) pair per offset
+    np.testing.assert_array_equal(mctx[:, 1] - dctx[:, 1], 2)
+    assert set(np.unique(mctx[:, 1])) == {2, 3}  # offset 0, generation's pair: C major, C minor
+    assert set(np.unique(np.concatenate([c[:, 1] for _, c in data["validation"]]))) == {2, 3}
+
+
 def test_resume_with_another_corpus_is_a_clear_error(tmp_path, midi_folder, lstm_checkpoint):
     import shutil
 
