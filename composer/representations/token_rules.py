@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from composer.representations.tokens import REST
+from composer.theory import SATB_RANGES, is_parallel
 
 TRIADS = {"major": (0, 4, 7), "minor": (0, 3, 7, 4)}  # minor may end on the major third (tierce de Picardie)
 MOTIF_SHARE = 0.35  # pieces with a repeated soprano bar: about Bach's 12.7% of recurring bars in 8
@@ -163,8 +164,6 @@ def _motif_rule(stream: str, values: np.ndarray, state: SampleState) -> list[np.
     if stream == "duration":
         return [values == notes[i][1]]
     if i == 0:  # the repeat's first note picks its transposition, one that keeps the rest in range
-        from composer.chorale_metrics import SATB_RANGES
-
         lo, hi = SATB_RANGES[0]
         steps = [n[2] for n in notes]
         real = values + state.shift
@@ -197,8 +196,6 @@ def _track_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
 
 
 def _pitch_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
-    from composer.theory import SATB_RANGES, is_parallel
-
     track = state.chosen.get("track", 0)
     real = values + state.shift  # pitches in the output key
     lo, hi = SATB_RANGES[min(track, len(SATB_RANGES) - 1)]
