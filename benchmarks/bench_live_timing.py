@@ -15,6 +15,7 @@ tests (tests/live/live_receiver.py):
     python benchmarks/bench_live_timing.py play --minutes 5 --runs 10
     python benchmarks/bench_live_timing.py live --bars 150 --runs 10
     python benchmarks/bench_live_timing.py signals --runs 20
+    python benchmarks/bench_live_timing.py play --server async-rt   # jackd -R, its realtime default
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "live"))
 from live_receiver import Receiver, open_notes  # noqa: E402
 
-SERVER = ["--no-realtime"]  # JACK's default: asynchronous
+SERVERS = {  # --server: jackd flags
+    "async": ["--no-realtime"],  # asynchronous, as the issue's default server
+    "async-rt": ["-R"],  # asynchronous and realtime: jackd's own default
+    "sync": ["-S", "--no-realtime"],
+}
 PANIC = (64, 120, 123)
 
 
@@ -173,10 +178,10 @@ def signal_run(path: Path, sig: signal.Signals) -> dict:
     }
 
 
-def start_server() -> subprocess.Popen:
+def start_server(flags: list[str]) -> subprocess.Popen:
     name = f"composer-bench-{uuid.uuid4().hex[:6]}"
     os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
-    cmd = ["jackd", *SERVER, "-n", name, "-d", "dummy", "-r", "48000", "-p", "32"]
+    cmd = ["jackd", *flags, "-n", name, "-d", "dummy", "-r", "48000", "-p", "32"]
     server = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -196,10 +201,11 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=150, help="live: bars per run (150 = 5 min at 120 bpm)")
     ap.add_argument("--models", default="lstm,musegan")
     ap.add_argument("--load", type=int, default=2, help="CPU-bound processes beside the server")
+    ap.add_argument("--server", choices=SERVERS, default="async", help="jackd mode (see SERVERS)")
     args = ap.parse_args()
     spin = "import time\nend = time.monotonic() + 7200\nwhile time.monotonic() < end: pass"
     load = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(args.load)]
-    server = start_server()
+    server = start_server(SERVERS[args.server])
     results = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -224,6 +230,7 @@ def main() -> None:
             p.kill()
     summary = {
         "mode": args.mode,
+        "server": " ".join(SERVERS[args.server]),
         "runs": len(results),
         "load_processes": args.load,
         "loadavg_at_end": os.getloadavg()[0],
