@@ -23,12 +23,18 @@ from composer.live.ports import PortError, list_ports
 from tests.live.live_receiver import Receiver
 
 JACKD = shutil.which("jackd")
-SERVER_FLAGS = {"async": ["--no-realtime"], "sync": ["--no-realtime", "-S"]}
+SERVER_FLAGS = {
+    "async-rt": ["-R"],  # jackd's own default: asynchronous and realtime
+    "async": ["--no-realtime"],
+    "sync": ["--no-realtime", "-S"],
+}
 # The default suite runs the synchronous server. A non-realtime asynchronous server (JACK's default)
 # loses messages between any two clients when the CPU is starved: 1 of 191 clock messages, or a
 # Start, in 1 of 2 full runs beside a CPU-bound job (benchmarks/RESULTS.md, "Live on a busy machine"),
 # so exact-count tests on it flake through no fault of composer's. COMPOSER_JACK_SERVERS=async,sync
-# runs every JACK test on both servers.
+# runs every JACK test on both servers; "async-rt" is jackd's realtime default (asynchronous, -R),
+# which loses nothing between JACK's own clients under load (benchmarks/bench_jack_server.py) but on
+# which the --sync Stop/Start test still fails under the suite's load (an open question, see RESULTS).
 MODES = [m for m in os.environ.get("COMPOSER_JACK_SERVERS", "sync").split(",") if m in SERVER_FLAGS]
 LOAD_SECONDS = 900  # a load process that outlives this was orphaned: it stops itself
 
