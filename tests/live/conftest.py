@@ -1,8 +1,9 @@
 """Real JACK servers for the live tests, on a machine kept busy on purpose.
 
-Every JACK test runs twice: against JACK's default asynchronous server (`jackd --no-realtime -d dummy
--r 48000 -p 32`, what a new user starts) and against a synchronous one (-S). Each server gets a
-unique name; JACK_DEFAULT_SERVER points to it. While the live tests run, one CPU-bound process per
+Every JACK test runs against each server named in COMPOSER_JACK_SERVERS (see MODES below): the
+synchronous dummy server (`jackd -S --no-realtime -d dummy -r 48000 -p 32`) by default, and on request
+the non-realtime asynchronous one (`async`) or jackd's realtime asynchronous default (`async-rt`). Each
+server gets a unique name; JACK_DEFAULT_SERVER points to it. While the live tests run, one CPU-bound process per
 core keeps the machine busy, as a DAW, plugins and a browser would. Servers and load processes die
 with pytest even when it is killed (PR_SET_PDEATHSIG), and stop themselves after LOAD_SECONDS anyway.
 Without a jackd binary the JACK tests skip (``.ci/run`` installs Debian's jackd2).
