@@ -170,8 +170,17 @@ def _serve(conn: Connection, read: Reader, resolution: int) -> None:
         conn.send_bytes(result if isinstance(result, bytes) else to_bytes(*result))
 
 
-def to_bytes(score: Score | None, reason: str) -> bytes:
-    """A read result as JSON (everything but the notes), a NUL byte, then int32 note rows."""
+def note_rows(score: Score) -> np.ndarray:
+    """Every note of ``score``: int32 rows of track index, start, duration, pitch, velocity."""
+    rows = [
+        (ti, n.start, n.duration, n.pitch, n.velocity) for ti, t in enumerate(score.tracks) for n in t.notes
+    ]
+    return np.array(rows, dtype=np.int32).reshape(-1, 5)
+
+
+def to_bytes(score: Score | None, reason: str, rows: np.ndarray | None = None, **extra) -> bytes:
+    """A read result as JSON (everything but the notes, and ``extra``), a NUL byte, then the int32 note
+    rows (``rows``, else ``note_rows(score)``)."""
     if score is None:
         return json.dumps({"reason": reason}).encode()
     meta = {
@@ -184,11 +193,10 @@ def to_bytes(score: Score | None, reason: str) -> bytes:
             score.title,
             score.length,
         ],
+        **extra,
     }
-    rows = [
-        (ti, n.start, n.duration, n.pitch, n.velocity) for ti, t in enumerate(score.tracks) for n in t.notes
-    ]
-    return json.dumps(meta).encode() + b"\0" + np.array(rows, dtype=np.int32).reshape(-1, 5).tobytes()
+    rows = note_rows(score) if rows is None else rows
+    return json.dumps(meta).encode() + b"\0" + rows.tobytes()
 
 
 def from_bytes(data: bytes) -> tuple[Score | None, str]:

@@ -285,29 +285,10 @@ def read_record(path: Path, resolution: int) -> bytes:
     a NUL byte, then the int32 note rows (COLUMNS). No Note objects reach the parent."""
     score, reason = midi_folder.read_one(path, resolution)
     if score is None:
-        return json.dumps({"reason": reason}).encode()
-    rows = np.array(
-        [
-            (ti, n.start, n.duration, n.pitch, n.velocity)
-            for ti, t in enumerate(score.tracks)
-            for n in t.notes
-        ],
-        dtype=np.int32,
-    ).reshape(-1, len(COLUMNS))
-    meta = {
-        "score": [
-            score.resolution,
-            score.bpm,
-            list(score.time_signature),
-            score.key,
-            score.title,
-            score.length,
-        ],
-        "tracks": [[t.name, t.program, t.is_drum] for t in score.tracks],
-        "events": count_events(rows),
-        "pitch": [int(rows[:, 3].min()), int(rows[:, 3].max())],
-    }
-    return json.dumps(meta).encode() + b"\0" + rows.tobytes()
+        return pool.to_bytes(None, reason)
+    rows = pool.note_rows(score)
+    pitch = [int(rows[:, 3].min()), int(rows[:, 3].max())]
+    return pool.to_bytes(score, reason, rows, events=count_events(rows), pitch=pitch)
 
 
 def from_record(data: bytes) -> tuple[dict | None, np.ndarray | None, str]:
