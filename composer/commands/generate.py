@@ -91,9 +91,9 @@ PORT_OPTIONS = ("api", "port", "virtual", "send_clock", "delay", "no_wait")
 @click.option(
     "--rules/--no-rules",
     cls=ModelOption,
-    models=LSTM,
+    models=LSTM + MUSEGAN,
     default=None,
-    help="Voice-leading rules and a final cadence [on for four-voice chorale checkpoints].",
+    help="Voice-leading rules (lstm: and a final cadence) [on for four-voice chorale checkpoints; musegan: on].",
 )
 @click.option("--play", "play_it", is_flag=True, help="Also play it to a MIDI port (see `composer play`).")
 @click.option("--no-write", is_flag=True, help="With --play: play only, write no file.")

@@ -135,3 +135,21 @@ def test_bpm_outside_1_to_1000_is_an_error(musegan_checkpoint, bpm):
     with pytest.raises(OptionError, match="^bpm "):
         generate_musegan(musegan_checkpoint, bars=1, bpm=bpm)
     assert meta_score(meta, bpm=1).bpm == 1.0 and meta_score(meta).bpm == 100.0
+
+
+def test_rules_flag_reaches_the_musegan_and_is_on_by_default(tmp_path):
+    """`--rules` (the default) and `--no-rules` on the shipped MuseGAN: the default is the rules'
+    voicing, and turning them off changes the pitches, not the bar count."""
+    from click.testing import CliRunner
+
+    from composer.cli import main
+
+    out = {}
+    for flag in ("", "--rules", "--no-rules"):
+        path = tmp_path / f"m{flag}.mid"
+        args = ["generate", "--model", "musegan", "--bars", "4", "--seed", "3", "-o", str(path)]
+        result = CliRunner().invoke(main, args + ([flag] if flag else []))
+        assert result.exit_code == 0, result.output
+        out[flag] = path.read_bytes()
+        assert read_midi(path).n_bars == 4
+    assert out[""] == out["--rules"] and out["--no-rules"] != out["--rules"]
