@@ -11,6 +11,7 @@ final cadence with ``rules``. The codec encodes the prime and decodes the result
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,7 +49,7 @@ class Sampling:
     top_p: float = 0.95  # 1 = off
 
     def __post_init__(self):
-        if self.temperature < 0 or not 0 < self.top_p <= 1 or self.top_k < 0:
+        if not 0 <= self.temperature < math.inf or not 0 < self.top_p <= 1 or self.top_k < 0:  # NaN fails too
             raise ComposerError(
                 f"sampling needs temperature >= 0, 0 < top-p <= 1, top-k >= 0 (got {self.temperature}, "
                 f"{self.top_p}, {self.top_k})"

@@ -258,3 +258,15 @@ def test_rules_repeat_a_soprano_bar_where_a_motif_is_drawn(lstm_checkpoint):
     assert len(soprano_bar(score, 2)) >= 2 and soprano_bar(score, 4) == soprano_bar(score, 2)
     free = generate_lstm(lstm_checkpoint, bars=8, seed=0, rules=False)
     assert soprano_bar(free, 4) != soprano_bar(free, 2)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"temperature": float("nan")}, {"temperature": float("inf")}, {"top_p": float("nan")}, {"top_k": -1}],
+)
+def test_sampling_refuses_values_it_cannot_sample_with(bad):
+    from composer.errors import ComposerError
+    from composer.generation.lstm import Sampling
+
+    with pytest.raises(ComposerError, match="^sampling needs temperature >= 0"):
+        Sampling(**bad)
