@@ -149,7 +149,7 @@ def check_meta(meta, folder: Path, kind: str | None = None) -> dict:
     """``meta`` (parsed meta.json, format 2) if it is a well-formed composer checkpoint, of ``kind``
     when given; else CheckpointError."""
     where = show_path(folder)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "files" not in meta:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{where}: not a composer checkpoint (format 1 or {FORMAT} expected)")
     model = meta.get("model")
     if kind is not None and model != kind:

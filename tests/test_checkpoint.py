@@ -288,3 +288,10 @@ def test_a_first_format_1_musegan_without_a_codec_gets_the_codec_it_was_trained_
     legacy = RollCodec(("S", "A", "T", "B"), (52,) * 4, 24, 84, 4, (4, 4), 90.0, ("hold",), None, 1, 1, 1)
     assert RollCodec.from_dict(new["codec"]) == legacy
     assert generate_musegan(tmp_path, bars=2, seed=0).bpm == 90.0
+
+
+def test_a_format_2_meta_json_without_files_names_the_missing_field(tmp_path):
+    (tmp_path / "meta.json").write_text(json.dumps({**minimal_meta(), "format": 2}))
+    with pytest.raises(CheckpointError) as err:
+        read_meta(tmp_path)
+    assert str(err.value) == f"{tmp_path}: meta.json has no field files (format 2 requires it)"
