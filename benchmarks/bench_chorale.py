@@ -35,7 +35,14 @@ TARGETS = {
     "rests_inside": ("rests inside the texture", ("max", 0.03), ("max", 0.03)),
     "soprano_bar_recurrence": ("soprano bar recurrence", ("min", 0.08), ("min", 0.05)),
 }
-MORE = ("ends_on_tonic", "final_root_position", "voice_crossing", "repeated_notes", "sixteenths")
+MORE = (
+    "ends_on_tonic",
+    "final_root_position",
+    "authentic_cadence",
+    "voice_crossing",
+    "repeated_notes",
+    "sixteenths",
+)
 STANDARD = (
     "used_pitch_classes",
     "qualified_note_rate",

@@ -231,7 +231,8 @@ def chorale_metrics(score: Score) -> dict:
     return to_rates(chorale_counts(score))
 
 
-ENDING_KEYS = ("ends_on_tonic", "final_root_position", "ends_on_tonic_root_position")
+ENDING_KEYS = ("ends_on_tonic", "final_root_position", "ends_on_tonic_root_position", "authentic_cadence")
+DOMINANT = frozenset({7, 11, 2, 5})  # the dominant seventh chord's pitch classes above the tonic
 
 
 def summarize_chorale(scores: list[Score], endings: list[Score] | None = None) -> dict:
@@ -266,21 +267,29 @@ def ending_metrics(score: Score) -> dict:
 
     Keys: ends_on_tonic (1.0 when the final chord is a triad on the tonic, major or minor, any
     inversion), final_root_position (1.0 when the final chord is a triad with its root in the bass),
-    ends_on_tonic_root_position (both), tonic (the pitch class used); None for a silent score.
+    ends_on_tonic_root_position (both), authentic_cadence (both, and the chord sounding just before
+    it is the dominant in root position, its seventh optional: the leading tone and the dominant in
+    the bass present, nothing outside the dominant seventh chord), tonic (the pitch class used);
+    None for a silent score.
     """
     voices = to_voices(score)
     notes = [n for t in voices for n in t.notes]
     if not notes:
         return dict.fromkeys((*ENDING_KEYS, "tonic"))
     tonic = _tonic(score.key, notes)
-    pitches = _sounding(voices, max(n.start for n in notes))
+    last = max(n.start for n in notes)
+    pitches = _sounding(voices, last)
     pcs = frozenset(p % 12 for p in pitches)
     roots = [r for r in pcs if _is_triad(pcs, r)]
     on_tonic = float(tonic in roots)
     root_position = float(pitches[0] % 12 in roots)
+    before = _sounding(voices, last - 1)
+    degrees = frozenset((p - tonic) % 12 for p in before)
+    dominant = bool(before) and (before[0] - tonic) % 12 == 7 and 11 in degrees and degrees <= DOMINANT
     return {
         "ends_on_tonic": on_tonic,
         "final_root_position": root_position,
         "ends_on_tonic_root_position": float(on_tonic and pitches[0] % 12 == tonic),
+        "authentic_cadence": float(on_tonic and pitches[0] % 12 == tonic and dominant),
         "tonic": tonic,
     }

@@ -287,6 +287,7 @@ CHORALE_ROWS = (
     "ends_on_tonic",
     "final_root_position",
     "ends_on_tonic_root_position",
+    "authentic_cadence",
 )
 
 

@@ -6,11 +6,14 @@ and neighbouring phrases are related). Each latent is drawn from its own stream,
 (seed, latent, track, phrase), so ``vary={"melody:0"}`` re-samples the soprano's melody and leaves
 every other input, and so every other track's output, untouched.
 
-A piece of N bars is drawn as whole phrases, the last one with the model's last-phrase condition
-(so it ends on a cadence), and its first bars are dropped when N is not a whole number of phrases.
-Decoding belongs to the checkpoint's RollCodec (hold/onset channels, each voice monophonic, no
-blips or holes); with ``rules`` each note's pitch is then chosen among the model's best candidates
-to avoid parallel fifths and octaves and stay in the voice's range (``musegan_voicing``).
+A piece of N bars is drawn as whole phrases, the last one with the model's last-phrase condition,
+and its first bars are dropped when N is not a whole number of phrases. Decoding belongs to the
+checkpoint's RollCodec (hold/onset channels, each voice monophonic, no blips or holes). ``rules``
+(on by default for a piece) adds, as the LSTM's sampler does: the rhythm decoding (notes split with
+the corpus's own durations, roll_spans), each note's pitch chosen among the model's best candidates
+to avoid parallel fifths and octaves, stay in range and complete downbeat triads, a final cadence
+on the tonic (``musegan_voicing``), and form: in ``FORM_SHARE`` of pieces of four phrases or more
+the third phrase restates the first one's chords and soprano, as a chorale's opening returns.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ import numpy as np
 
 from composer.checkpoint import load_checkpoint, to_codec, to_config
 from composer.errors import CheckpointError, OptionError
-from composer.generation.musegan_voicing import choose_pitches
+from composer.generation.musegan_voicing import choose_pitches, end_on_chord
 from composer.music import Score, Track, crop
 from composer.paths import default_checkpoint
 from composer.representations.pianoroll import RollCodec
 
 DEFAULT_CHECKPOINT = default_checkpoint("musegan")
 FLOW = 0.7  # rho: how much of a phrase's chords/melody latent carries into the next phrase
+FORM_SHARE = 0.25  # pieces of four phrases or more whose third phrase restates the first (rules)
 THRESHOLD = 0.0  # tanh output above this sounds
 # Torch and the model are imported where a generator is loaded or run, so that decoding, voicing
 # and the options (to_score, meta_score, parse_vary) import without torch.
@@ -83,19 +87,28 @@ def _draw(seed: int, latent: str, track: int, phrase: int, vary: set[str], z_dim
     return rng.standard_normal(z_dim)
 
 
-def latent_stream(cfg: MuseGANConfig, seed: int, vary: set[str], flow: float = FLOW) -> Iterator[dict]:
-    """Latents of phrase 0, 1, 2, ...: dicts of chords/style (1, z) and melody/groove (1, tracks, z)."""
+def latent_stream(
+    cfg: MuseGANConfig, seed: int, vary: set[str], flow: float = FLOW, restate: dict[int, int] | None = None
+) -> Iterator[dict]:
+    """Latents of phrase 0, 1, 2, ...: dicts of chords/style (1, z) and melody/groove (1, tracks, z).
+
+    ``restate`` maps a phrase to an earlier one whose chords and first track's melody it takes again
+    (the form of a chorale whose opening phrase returns); the phrases after it walk on from there.
+    """
     import torch
 
     z, tracks = cfg.z_dim, range(cfg.n_tracks)
     style = _draw(seed, "style", 0, 0, vary, z)
     groove = np.stack([_draw(seed, "groove", t, 0, vary, z) for t in tracks])
-    chords, melody, keep = None, None, math.sqrt(1 - flow**2)
+    chords, melody, keep, past = None, None, math.sqrt(1 - flow**2), []
     for k in itertools.count():
         new_c = _draw(seed, "chords", 0, k, vary, z)
         new_m = np.stack([_draw(seed, "melody", t, k, vary, z) for t in tracks])
         chords = new_c if chords is None else flow * chords + keep * new_c
         melody = new_m if melody is None else flow * melody + keep * new_m
+        if restate and k in restate:
+            chords, melody = past[restate[k]][0], np.vstack([past[restate[k]][1][:1], melody[1:]])
+        past.append((chords, melody))
         arrays = {"chords": chords, "style": style, "melody": melody, "groove": groove}
         yield {k2: torch.from_numpy(v).float().unsqueeze(0) for k2, v in arrays.items()}
 
@@ -118,15 +131,21 @@ def meta_score(meta: dict, programs: list[int] | None = None, bpm: float | None 
     )
 
 
-def decode_roll(roll: np.ndarray, meta: dict, rules: bool = False, base: Score | None = None) -> Score:
+def decode_roll(
+    roll: np.ndarray, meta: dict, rules: bool = False, base: Score | None = None, ending: bool = False
+) -> Score:
     """Decode generator output, shape (bars, steps, pitches, tracks, channels), to a Score.
 
-    ``rules``: choose pitches for voice leading (see module doc). ``base`` supplies track programs
-    and tempo (``meta_score``); the codec supplies the rest, and the key.
+    ``rules``: the rhythm decoding and the voice-leading pitch choice, and with ``ending`` the final
+    cadence (see module doc). ``base`` supplies track programs and tempo (``meta_score``); the codec
+    supplies the rest, and the key.
     """
     codec = RollCodec.from_dict(meta["codec"])  # checked by load_generator
-    pitches = choose_pitches(codec, codec.to_segments(roll)) if rules else None
-    score = codec.decode(roll, pitches=pitches)
+    segments, pitches = codec.to_segments(roll, rhythm=rules), None
+    if rules:
+        segments = end_on_chord(segments, roll) if ending else segments
+        pitches = choose_pitches(codec, segments, ending=ending)
+    score = codec.decode(roll, pitches=pitches, segments=segments)
     if base is not None:
         tracks = [replace(b, notes=t.notes) for b, t in zip(base.tracks, score.tracks)]
         score = replace(score, tracks=tracks, bpm=base.bpm)
@@ -197,10 +216,12 @@ def generate_musegan(checkpoint=None, bars: int = 8, seed: int = 0, prime=None, 
     cfg = gen.cfg
     vary = parse_vary(controls.get("vary"), cfg.n_tracks)
     base = meta_score(meta, controls.get("programs"), controls.get("bpm"))
-    latents = latent_stream(cfg, seed, vary, controls.get("flow", FLOW))
-    n = -(-bars // cfg.n_bars)
-    roll = draw_phrases(gen, latents, n, last=True)[n * cfg.n_bars - bars :]  # (bars, S, P, T, C)
     rules = controls.get("rules")
-    score = decode_roll(roll, meta, True if rules is None else rules, base)
+    rules = True if rules is None else bool(rules)
+    n = -(-bars // cfg.n_bars)
+    form = rules and n >= 4 and np.random.default_rng([seed, 1]).random() < FORM_SHARE
+    latents = latent_stream(cfg, seed, vary, controls.get("flow", FLOW), {2: 0} if form else None)
+    roll = draw_phrases(gen, latents, n, last=True)[n * cfg.n_bars - bars :]  # (bars, S, P, T, C)
+    score = decode_roll(roll, meta, rules, base, ending=True)
     length = bars * cfg.steps_per_bar
     return replace(crop(score, 0, length), length=length, title=f"musegan seed {seed}")

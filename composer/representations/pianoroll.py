@@ -18,6 +18,7 @@ import numpy as np
 
 from composer.keys import key_name
 from composer.music import Note, Score, Track, transpose
+from composer.representations.roll_spans import check_rhythm, fit_rhythm, grid_spans, rhythm_spans
 from composer.theory import to_voices
 
 N_PITCHES = 84
@@ -150,6 +151,8 @@ class RollCodec:
     min_note : decoded notes are at least this many steps (a shorter one joins its neighbour)
     min_rest : a rest inside a voice shorter than this many steps is filled by the note before it
         (16, a bar: the model leaves holes where Bach hardly rests inside a voice)
+    rhythm : the corpus's P(duration | first step in the bar), steps_per_bar x steps_per_bar
+        (roll_spans.fit_rhythm), for the rhythm decoding; None in codecs fitted before it existed
     """
 
     names: tuple[str, ...] = ("Soprano", "Alto", "Tenor", "Bass")
@@ -164,6 +167,11 @@ class RollCodec:
     grid: int = 2
     min_note: int = 2
     min_rest: int = 16
+    rhythm: tuple[tuple[float, ...], ...] | None = None
+
+    def __post_init__(self):
+        if self.rhythm is not None:
+            check_rhythm(self.rhythm, self.steps_per_bar)
 
     @property
     def n_tracks(self) -> int:
@@ -191,18 +199,25 @@ class RollCodec:
         programs = [
             Counter(p.tracks[i].program for p in voiced).most_common(1)[0][0] for i in range(n_tracks)
         ]
-        return cls(tuple(names), tuple(programs), resolution=res, time_signature=tuple(meter), **settings)
+        codec = cls(tuple(names), tuple(programs), resolution=res, time_signature=tuple(meter), **settings)
+        rhythm = fit_rhythm(
+            [p for p in voiced if (p.time_signature, p.resolution) == (meter, res)], codec.steps_per_bar
+        )
+        return replace(codec, rhythm=rhythm)
 
     def to_dict(self) -> dict:
         """JSON-simple settings, for the checkpoint."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        out["rhythm"] = None if self.rhythm is None else [list(row) for row in self.rhythm]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> RollCodec:
         tuples = {"names", "programs", "time_signature", "channels"}
-        return cls(
-            **{k: tuple(v) if k in tuples else v for k, v in d.items() if k in cls.__dataclass_fields__}
-        )
+        d = {k: tuple(v) if k in tuples else v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if d.get("rhythm") is not None:
+            d["rhythm"] = tuple(tuple(row) for row in d["rhythm"])
+        return cls(**d)
 
     def to_voices(self, score: Score) -> Score | None:
         """The score as the model sees it: its voices in order, transposed to ``tonic``; None when the
@@ -263,7 +278,9 @@ class RollCodec:
             )
         return np.stack(rolls), np.array(last)
 
-    def to_segments(self, roll: np.ndarray, threshold: float = 0.0) -> list[list[Segment]]:
+    def to_segments(
+        self, roll: np.ndarray, threshold: float = 0.0, rhythm: bool = False
+    ) -> list[list[Segment]]:
         """Split generator output into notes, per voice, before pitches are chosen.
 
         Decoding works on cells of ``grid`` steps (hold values averaged, onsets the maximum over the
@@ -273,7 +290,9 @@ class RollCodec:
         the best pitch changes. Then, in order: a voice-bar that would be all rest sounds throughout;
         a sound shorter than ``min_note`` between rests is dropped; a best pitch held for less than
         ``min_note`` takes the pitch before it; a rest shorter than ``min_rest`` is held over by the
-        note before it; and a note shorter than ``min_note`` joins the note before it.
+        note before it; and a note shorter than ``min_note`` joins the note before it. With ``rhythm``
+        (and a codec fitted with one) the sounding steps found so are split into notes by the rhythm
+        decoding instead (roll_spans.rhythm_spans), on every step rather than on cells.
 
         roll : ndarray, shape=(bars, steps, pitches, tracks, channels), values in [-1, 1]
         """
@@ -287,31 +306,32 @@ class RollCodec:
         flat = roll.reshape(bars * spb, n_pitches, n_tracks, n_ch)
         out = []
         for t in range(n_tracks):
-            hold = hold_c[:, :, t]  # (C, P)
-            best = hold.argmax(axis=1)  # (C,)
-            loud = (hold.max(axis=1) > threshold).reshape(bars, spb // g)
-            heard = _drop_short_runs((loud | ~loud.any(axis=1, keepdims=True)).reshape(-1), min_note)
-            sounding = _fill_short_rests(heard, min_rest)
-            struck = np.zeros(len(best), dtype=bool)
-            if n_ch > 1:
-                struck = onset_c[np.arange(len(best)), best, t] > threshold
-            best = _smooth_pitch(best, heard, min_note)
-            for i in np.nonzero(sounding & ~heard)[0]:  # a filled rest holds the note before it
-                best[i], struck[i] = best[i - 1], False
-            starts = sounding & (struck | ~np.r_[False, sounding[:-1]] | (best != np.r_[-1, best[:-1]]))
-            spans = _merge_short(_spans(sounding, starts), min_note)
-            out.append([Segment(s * g, e * g, flat[s * g : e * g, :, t, 0].mean(axis=0)) for s, e in spans])
+            onsets = onset_c[:, :, t] if n_ch > 1 else None
+            sounding, spans = grid_spans(hold_c[:, :, t], onsets, bars, threshold, min_note, min_rest)
+            if rhythm and self.rhythm is not None:
+                hold, onsets = flat[:, :, t, 0], flat[:, :, t, -1] if n_ch > 1 else None
+                sounding = np.repeat(sounding, g)
+                guessed = sounding & (hold.max(axis=1) <= threshold)  # a hole the grid decoding filled
+                spans = rhythm_spans(hold, onsets, sounding, self.rhythm, guessed)
+            else:
+                spans = [(s * g, e * g) for s, e in spans]
+            out.append([Segment(s, e, flat[s:e, :, t, 0].mean(axis=0)) for s, e in spans])
         return out
 
     def decode(
-        self, roll: np.ndarray, threshold: float = 0.0, pitches: list[list[int]] | None = None
+        self,
+        roll: np.ndarray,
+        threshold: float = 0.0,
+        pitches: list[list[int]] | None = None,
+        segments: list[list[Segment]] | None = None,
     ) -> Score:
         """Generator output, shape (bars, steps, pitches, tracks, channels), to a Score.
 
-        Notes come from ``to_segments``; each takes its best-scoring pitch row, or the row given in
-        ``pitches`` (one list per voice, one row per segment), as a voice-leading decoder chooses.
+        Notes come from ``segments`` (by default ``to_segments(roll, threshold)``); each takes its
+        best-scoring pitch row, or the row given in ``pitches`` (one list per voice, one row per
+        segment), as a voice-leading decoder chooses.
         """
-        segments = self.to_segments(roll, threshold)
+        segments = self.to_segments(roll, threshold) if segments is None else segments
         tracks = []
         for t, segs in enumerate(segments):
             rows = pitches[t] if pitches is not None else [int(s.scores.argmax()) for s in segs]
@@ -337,59 +357,3 @@ def in_voice_order(score: Score, n_tracks: int) -> Score | None:
     first) and no others; None if it has fewer."""
     voices = to_voices(score, n_tracks)
     return replace(score, tracks=voices) if len(voices) == n_tracks else None
-
-
-def _fill_short_rests(sounding: np.ndarray, min_rest: int) -> np.ndarray:
-    """Rests shorter than ``min_rest`` steps after a sounding step become sounding (held over)."""
-    out = sounding.copy()
-    for s, e in _runs(~sounding):
-        if s > 0 and e - s < min_rest and e < len(sounding):
-            out[s:e] = True
-    return out
-
-
-def _drop_short_runs(sounding: np.ndarray, min_note: int) -> np.ndarray:
-    """Sounding runs shorter than ``min_note`` steps become rests."""
-    out = sounding.copy()
-    for s, e in _runs(sounding):
-        if e - s < min_note:
-            out[s:e] = False
-    return out
-
-
-def _smooth_pitch(best: np.ndarray, heard: np.ndarray, min_note: int) -> np.ndarray:
-    """Inside each sounding run, a best pitch held for fewer than ``min_note`` steps takes the pitch
-    of the step before it (of the step after it at the start of the run): argmax flicker."""
-    out = best.copy()
-    for s, e in _runs(heard):
-        change = [s] + [i for i in range(s + 1, e) if best[i] != best[i - 1]] + [e]
-        for a, b in zip(change, change[1:]):
-            if b - a < min_note:
-                out[a:b] = out[a - 1] if a > s else best[min(b, e - 1)]
-    return out
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """[start, end) of each run of True in a 1-D mask."""
-    edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
-    return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist()))
-
-
-def _spans(sounding: np.ndarray, starts: np.ndarray) -> list[list[int]]:
-    """[start, end) of each note: a sounding run cut at every start."""
-    spans = []
-    for s, e in _runs(sounding):
-        cuts = [s] + [i for i in range(s + 1, e) if starts[i]] + [e]
-        spans += [[a, b] for a, b in zip(cuts, cuts[1:])]
-    return spans
-
-
-def _merge_short(spans: list[list[int]], min_note: int) -> list[tuple[int, int]]:
-    """Join each span shorter than ``min_note`` to the touching span before it (else after it)."""
-    out: list[list[int]] = []
-    for s, e in spans:
-        if out and out[-1][1] == s and (e - s < min_note or out[-1][1] - out[-1][0] < min_note):
-            out[-1][1] = e
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]

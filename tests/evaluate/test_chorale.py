@@ -96,6 +96,7 @@ def test_cadence_in_root_position():
         "ends_on_tonic": 1.0,
         "final_root_position": 1.0,
         "ends_on_tonic_root_position": 1.0,
+        "authentic_cadence": 1.0,  # G B D G, then C E G C
         "tonic": 0,
     }
     m = cm.chorale_metrics(score)
@@ -103,6 +104,28 @@ def test_cadence_in_root_position():
     assert m["repeated_notes"] == 1 / 8  # the alto's G4
     assert m["downbeat_triads"] == 1.0  # G B D G on the only downbeat
     assert m["rests_inside"] == 0.0 and m["voice_crossing"] == 0.0
+
+
+def test_an_authentic_cadence_needs_the_dominant_over_its_root_with_the_leading_tone():
+    assert cm.ending_metrics(voices(*CADENCE, key="C major"))["authentic_cadence"] == 1.0
+    seventh = voices(
+        [(0, 8, 77), (8, 8, 76)], CADENCE[1], [(0, 8, 59), (8, 8, 60)], CADENCE[3], key="C major"
+    )
+    # F5 G4 B3 G2 (V7), then E5 G4 C4 C3
+    assert cm.ending_metrics(seventh)["authentic_cadence"] == 1.0
+    inverted = voices(*CADENCE[:3], [(0, 8, 47), (8, 8, 48)], key="C major")  # B2 in the bass: V6
+    assert cm.ending_metrics(inverted)["authentic_cadence"] == 0.0
+    plagal = voices(
+        [(0, 8, 72), (8, 8, 72)],
+        [(0, 8, 65), (8, 8, 64)],
+        [(0, 8, 57), (8, 8, 55)],
+        [(0, 8, 41), (8, 8, 48)],
+        key="C major",
+    )  # F A C F, then C: IV-I
+    e = cm.ending_metrics(plagal)
+    assert (e["ends_on_tonic_root_position"], e["authentic_cadence"]) == (1.0, 0.0)
+    in_g = cm.ending_metrics(voices(*CADENCE, key="G major"))  # ends on IV of G
+    assert in_g["authentic_cadence"] == 0.0
 
 
 def test_ending_in_another_key_or_inversion():

@@ -10,6 +10,7 @@ import pytest
 
 from composer.checkpoint import read_meta
 from composer.errors import ComposerError, OptionError
+from composer.evaluate.chorale import ending_metrics
 from composer.generation.musegan import (
     draw_phrases,
     generate_musegan,
@@ -116,15 +117,53 @@ def test_only_the_last_phrase_is_drawn_as_an_ending(musegan_checkpoint, monkeypa
     assert score.n_bars == bars and score.length == 16 * bars
 
 
-def test_no_blips_and_no_short_holes_in_the_voices(musegan_checkpoint):
+@pytest.mark.parametrize("rules", [False, True])
+def test_no_blips_and_no_short_holes_in_the_voices(musegan_checkpoint, rules):
     for seed in range(3):
-        score = generate_musegan(musegan_checkpoint, bars=6, seed=seed)
+        score = generate_musegan(musegan_checkpoint, bars=6, seed=seed, rules=rules)
         for t in score.tracks:
-            # the codec's rules: notes of at least 2 steps (an eighth), rests inside a voice of at
-            # least 4 (a quarter); only a note cut by the end of the piece may be shorter.
-            assert all(n.duration >= 2 for n in t.notes if n.end < score.length)
+            # the grid decoding: notes of at least 2 steps (an eighth); the rhythm decoding (rules)
+            # may write a sixteenth where the corpus has them; rests inside a voice of at least 4 (a
+            # quarter) either way; only a note cut by the end of the piece may be shorter.
+            assert all(n.duration >= (1 if rules else 2) for n in t.notes if n.end < score.length)
+            assert all(type(n.start) is int and type(n.duration) is int for n in t.notes)
             gaps = [b.start - a.end for a, b in zip(t.notes, t.notes[1:])]
             assert all(g == 0 or g >= 4 for g in gaps), gaps
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_piece_ends_with_a_dominant_then_the_tonic_each_half_a_bar(musegan_checkpoint, seed):
+    score = generate_musegan(musegan_checkpoint, bars=5, seed=seed)
+    dominant = [next(n for n in t.notes if n.start == 56) for t in score.tracks]
+    tonic = [t.notes[-1] for t in score.tracks]
+    assert all((n.start, n.end) == (56, 64) for n in dominant)  # struck together, half a bar
+    assert all((n.start, n.end) == (64, 72) for n in tonic)  # then the final chord, then silence
+    assert dominant[-1].pitch % 12 == 7 and 11 in {n.pitch % 12 for n in dominant}
+    assert {n.pitch % 12 for n in dominant} <= {7, 11, 2, 5}
+    assert tonic[-1].pitch % 12 == 0 and {n.pitch % 12 for n in tonic} in (
+        {0, 4},
+        {0, 3},
+        {0, 4, 7},
+        {0, 3, 7},
+    )
+    assert ending_metrics(score)["authentic_cadence"] == 1.0
+    plain = generate_musegan(musegan_checkpoint, bars=5, seed=seed, rules=False)
+    assert plain.n_bars == 5 and plain != score
+
+
+def test_form_restates_the_first_phrase_chords_and_soprano(musegan_checkpoint):
+    gen, _ = load_generator(musegan_checkpoint)
+    plain = list(itertools.islice(latent_stream(gen.cfg, 5, set()), 4))
+    form = list(itertools.islice(latent_stream(gen.cfg, 5, set(), restate={2: 0}), 4))
+    assert all(plain[k][n].equal(form[k][n]) for k in (0, 1) for n in plain[k])
+    assert form[2]["chords"].equal(form[0]["chords"]) and form[2]["melody"][:, 0].equal(
+        form[0]["melody"][:, 0]
+    )
+    assert not form[2]["melody"][:, 1:].equal(form[0]["melody"][:, 1:])
+    assert not form[3]["chords"].equal(plain[3]["chords"])  # the walk goes on from the restatement
+    roll = draw_phrases(gen, iter(form), 3, last=False)  # (6 bars, ...): soprano of bars 4-5 = 0-1
+    assert np.array_equal(roll[4:6, :, :, 0], roll[0:2, :, :, 0])
+    assert not np.array_equal(roll[4:6, :, :, 1:], roll[0:2, :, :, 1:])
 
 
 @pytest.mark.parametrize("bpm", [0, -5, 1000.5])
@@ -153,3 +192,16 @@ def test_rules_flag_reaches_the_musegan_and_is_on_by_default(tmp_path):
         out[flag] = path.read_bytes()
         assert read_midi(path).n_bars == 4
     assert out[""] == out["--rules"] and out["--no-rules"] != out["--rules"]
+
+
+def test_in_a_piece_with_form_the_soprano_rhythm_of_bars_5_6_is_that_of_bars_1_2(musegan_checkpoint):
+    from composer.generation.musegan import FORM_SHARE
+
+    chosen = [s for s in range(40) if np.random.default_rng([s, 1]).random() < FORM_SHARE]
+    assert 0.1 < len(chosen) / 40 < 0.4
+    soprano = generate_musegan(musegan_checkpoint, bars=8, seed=chosen[0]).tracks[0].notes
+    rhythm = [(n.start, n.duration) for n in soprano]
+    first = [(s, d) for s, d in rhythm if s < 32 and s + d <= 32]
+    assert first and [(s + 64, d) for s, d in first] == [
+        (s, d) for s, d in rhythm if 64 <= s < 96 and s + d <= 96
+    ]

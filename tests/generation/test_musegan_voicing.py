@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from composer.generation.musegan_voicing import choose_pitches
+from composer.generation.musegan_voicing import choose_pitches, end_on_chord
 from composer.music import Score
 from composer.representations.pianoroll import RollCodec
 
@@ -27,7 +27,7 @@ def test_voice_leading_choice_avoids_a_parallel_fifth_and_keeps_range():
     assert _notes(codec.decode(roll, pitches=rows))[0] == [(0, 8, 67), (8, 8, 71)]
 
 
-def test_voice_leading_choice_completes_a_final_tonic_triad():
+def test_voice_leading_choice_completes_a_downbeat_triad():
     codec = RollCodec()  # SATB from C2, tonic C
     roll = -np.ones((1, 16, 48, 4, 2), dtype=np.float32)
     for voice, (row, score) in enumerate([(38, 0.9), (31, 0.9), (24, 0.9), (12, 0.9)]):  # D5 G4 C4 C3
@@ -37,3 +37,38 @@ def test_voice_leading_choice_completes_a_final_tonic_triad():
     assert [t.notes[0].pitch for t in codec.decode(roll).tracks] == [74, 67, 60, 48]
     rows = choose_pitches(codec, codec.to_segments(roll))
     assert [[r + 36 for r in v] for v in rows] == [[76], [67], [60], [48]]  # C major over C
+
+
+def test_the_ending_is_a_dominant_then_the_tonic_each_half_a_bar_voices_moving_by_step():
+    codec = RollCodec()  # SATB from C2, tonic C
+    roll = -np.ones((2, 16, 48, 4, 2), dtype=np.float32)
+    for voice, row in enumerate([40, 31, 24, 12]):  # E5 G4 C4 C3 throughout: the tonic
+        roll[:, :, row, voice, 0] = 0.9
+        roll[0, 0, row, voice, 1] = 0.9
+    roll[0, 8:, 41, 0, 0] = 0.95  # the soprano prefers F5 over the second half of bar 1
+    segments = end_on_chord(codec.to_segments(roll), roll)
+    assert [[(s.start, s.end) for s in v] for v in segments] == [[(0, 8), (8, 16), (16, 24)]] * 4
+    rows = choose_pitches(codec, segments, ending=True)
+    # the model's chord, then V7 over G (the soprano's F5, the leading tone B3 in the tenor), then C
+    # major over C: the seventh falls to E, the leading tone rises to C, the bass leaps G2-C3
+    assert [[r + 36 for r in v] for v in rows] == [[76, 77, 76], [67, 67, 67], [60, 59, 60], [48, 43, 48]]
+
+
+def test_a_one_bar_ending_is_the_tonic_chord_alone():
+    codec = RollCodec()
+    roll = -np.ones((1, 16, 48, 4, 2), dtype=np.float32)
+    for voice, (row, second) in enumerate([(38, 40), (35, 36), (29, 31), (19, 12)]):
+        roll[0, :, row, voice, 0] = 0.9  # D5 B4 F4 G3: a dominant seventh, the model's best
+        roll[0, :, second, voice, 0] = 0.5  # E5 C5 G4 C3: its second choices
+    segments = end_on_chord(codec.to_segments(roll), roll)
+    assert [[(s.start, s.end) for s in v] for v in segments] == [[(0, 8)]] * 4
+    assert [v + 36 for (v,) in choose_pitches(codec, segments, ending=True)] == [76, 72, 67, 48]
+
+
+def test_without_ending_the_last_bar_is_left_to_the_model():
+    codec = RollCodec()
+    roll = -np.ones((1, 16, 48, 4, 2), dtype=np.float32)
+    for voice, row in enumerate([38, 35, 29, 19]):
+        roll[0, :, row, voice, 0] = 0.9
+        roll[0, 0, row, voice, 1] = 0.9
+    assert [v + 36 for (v,) in choose_pitches(codec, codec.to_segments(roll))] == [74, 71, 65, 55]
