@@ -476,6 +476,15 @@ GAN_VARIANTS = {
     "codec-grid-float": (_set("codec.grid", 1.5), r"codec.grid is 1.5, expected an int$"),
     "codec-tonic-string": (_set("codec.tonic", "C"), r"codec.tonic is 'C', expected int \| None$"),
     "codec-names-string": (_set("codec.names", "SATB"), r"codec.names is 'SATB', expected one per track"),
+    "rhythm-string": (_set("codec.rhythm", "swing"), r"codec.rhythm is 'swing', expected tuple"),
+    "rhythm-short": (
+        _set("codec.rhythm", [[1.0]] * 16),
+        r"does not describe a RollCodec \(ValueError: rhythm has shape",
+    ),
+    "rhythm-negative": (
+        _set("codec.rhythm", [[-1.0] + [2 / 15] * 15] * 16),
+        r"does not describe a RollCodec \(ValueError: rhythm rows are not probabilities",
+    ),
 }
 
 

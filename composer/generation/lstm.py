@@ -234,9 +234,20 @@ def _use_rules(model: Model, rules: bool | None) -> bool:
     return model.codec.supports_rules if rules is None else bool(rules)
 
 
-def _new_state(model: Model, key: tuple[int, str], end: int | None, rules: bool) -> SampleState:
+def _new_state(
+    model: Model, key: tuple[int, str], end: int | None, rules: bool, bars: int = 0
+) -> SampleState:
     shift = -to_c(key[0]) if model.codec.normalize_key else 0
-    return SampleState(len(model.score.tracks), model.steps_per_bar, key[1], shift, end, rules)
+    return SampleState(
+        len(model.score.tracks),
+        model.steps_per_bar,
+        key[1],
+        shift,
+        end,
+        rules,
+        bars=bars,
+        beat=model.score.resolution,
+    )
 
 
 def generate_lstm(
@@ -268,7 +279,7 @@ def generate_lstm(
     tonic, mode = _choose_key(model, key, prime_score, np.random.default_rng([seed, 1]))
     start = prime_score.n_bars * spb if prime_score else 0
     end = start + bars * spb
-    state = _new_state(model, (tonic, mode), end, use_rules)
+    state = _new_state(model, (tonic, mode), end, use_rules, bars)
     if use_rules:
         state.motif = choose_motif(start // spb, end // spb, np.random.default_rng([seed, 2]))
     rows, primed = np.zeros((0, len(STREAMS)), np.int64), None

@@ -143,7 +143,7 @@ def decode_roll(
     codec = RollCodec.from_dict(meta["codec"])  # checked by load_generator
     segments, pitches = codec.to_segments(roll, rhythm=rules), None
     if rules:
-        segments = end_on_chord(segments, roll) if ending else segments
+        segments = end_on_chord(codec, segments, roll) if ending else segments
         pitches = choose_pitches(codec, segments, ending=ending)
     score = codec.decode(roll, pitches=pitches, segments=segments)
     if base is not None:

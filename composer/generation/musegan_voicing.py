@@ -10,11 +10,10 @@ on a downbeat (where the ``TOP_DOWNBEAT`` best rows are candidates). The model s
 music: with every weight zero this is the plain argmax decoding.
 
 A piece's ending (``end_on_chord``, then ``choose_pitches(..., ending=True)``) is the chorale's
-authentic cadence: the last half of the last bar but one is the dominant (its seventh optional,
-the leading tone present, its root in the bass), and the last bar opens with the tonic triad
-(major or minor, whichever the model scores higher; the tonic in the bass, the third present),
-both struck by every voice and held for half a bar; the final chord is also the rule the LSTM's
-sampler follows. In each chord every voice takes the chord tone the model scores best for it in
+authentic cadence, the rule the LSTM's sampler also follows: on the last beat before the last bar
+every voice strikes the dominant (its seventh optional, the leading tone present, its root in the
+bass), and the last bar opens with the tonic triad held for half a bar (major or minor, whichever
+the model scores higher; the tonic in the bass, the third present). In each chord every voice takes the chord tone the model scores best for it in
 its range, nearest its previous note, chosen together against parallels and crossings.
 """
 
@@ -43,19 +42,18 @@ DOMINANT = (((7, 11, 2, 5), 11),)  # the dominant (seventh optional) with its le
 _TRIADS = {sum(1 << ((r + i) % 12) for i in t): r for r in range(12) for t in TRIADS}
 
 
-def end_on_chord(segments: list[list[Segment]], roll: np.ndarray) -> list[list[Segment]]:
+def end_on_chord(codec: RollCodec, segments: list[list[Segment]], roll: np.ndarray) -> list[list[Segment]]:
     """The segments with the cadence's two chords in place of the model's notes: one segment per
-    voice over the second half of the last bar but one (the dominant), one over the first half of
-    the last bar (the tonic), then silence (a chorale's last bar, its upbeat given to the first).
-    Notes sounding into the cadence are cut where it starts. Scores are each voice's mean hold over
-    the chord's steps. A piece of one bar has only the final chord.
+    voice on the last beat before the last bar (the dominant, a quarter note), one over the first
+    half of the last bar (the tonic), then silence (a chorale's last bar, its upbeat given to the
+    first). Notes sounding into the cadence are cut where it starts. Scores are each voice's mean
+    hold over the chord's steps. A piece of one bar has only the final chord.
 
     roll : ndarray, shape=(bars, steps, pitches, tracks, channels)
     """
     bars, spb = roll.shape[:2]
-    half, flat = spb // 2, roll.reshape(bars * spb, *roll.shape[2:])
-    last = (bars - 1) * spb
-    chords = [(last - half, last), (last, last + half)] if bars > 1 else [(last, last + half)]
+    flat, last, beat = roll.reshape(bars * spb, *roll.shape[2:]), (bars - 1) * spb, codec.resolution
+    chords = [(last - beat, last), (last, last + spb // 2)] if bars > 1 else [(last, last + spb // 2)]
     cut = chords[0][0]
     out = []
     for t, segs in enumerate(segments):
@@ -81,7 +79,7 @@ def choose_pitches(codec: RollCodec, segments: list[list[Segment]], ending: bool
     cadence = {}  # onset -> the chords allowed there (end_on_chord's dominant, then the tonic)
     if ending and codec.tonic is not None and all(segments):
         final = segments[0][-1].start
-        cadence = {final - codec.steps_per_bar // 2: DOMINANT, final: TONIC}
+        cadence = {final - codec.resolution: DOMINANT, final: TONIC}
     for t in sorted(by_start):
         striking = by_start[t]
         voices, downbeat = [v for v, _ in striking], t % codec.steps_per_bar == 0

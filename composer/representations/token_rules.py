@@ -4,9 +4,11 @@ The grammar keeps every event well formed (never BOS or UNK, a rest only where t
 one, a note with a positive duration). The voice-leading rules, for four-voice chorales, additionally
 keep each voice in its SATB range (measured in the output key), forbid a candidate pitch that makes
 parallel fifths or octaves with a voice already struck at the same onset (against both voices'
-previous notes), place the voices of one onset in track order, and end the piece on a cadence: the
-last bar starts with a chord of all four voices on the tonic triad, lasting at least half the bar,
-the bass on the tonic and lowest, the third present; generation stops there. Form: in some pieces
+previous notes), place the voices of one onset in track order, and end the piece on an authentic
+cadence: on the last beat before the last bar all four voices strike the dominant (its seventh
+optional, the bass on the dominant and lowest, the leading tone present), then the last
+bar starts with a chord of all four voices on the tonic triad, lasting at least half the bar, the
+bass on the tonic and lowest, the third present; generation stops there. Form: in some pieces
 (``choose_motif``) one soprano bar repeats the rhythm and intervals of the soprano two or four bars
 earlier, at a transposition the model picks with its first note, as chorale phrases repeat. When no
 value satisfies every rule, the rules are dropped in order (the motif first where it applies, then
@@ -26,6 +28,7 @@ from composer.representations.tokens import REST
 from composer.theory import SATB_RANGES, is_parallel
 
 TRIADS = {"major": (0, 4, 7), "minor": (0, 3, 7, 4)}  # minor may end on the major third (tierce de Picardie)
+DOMINANT = (7, 11, 2, 5)  # the dominant seventh chord above the tonic: root, leading tone, fifth, seventh
 MOTIF_SHARE = 0.35  # pieces with a repeated soprano bar: about Bach's 12.7% of recurring bars in 8
 MOTIF_DISTANCES = (2, 4)  # bars between a motif and its repeat: a phrase or two later
 
@@ -48,11 +51,22 @@ class SampleState:
     chosen: dict[str, int] = field(default_factory=dict)  # raw values of the event being sampled
     motif: tuple[int, int] | None = None  # (bar, later bar): the soprano of the second repeats the first
     soprano: list[tuple[int, int, int]] = field(default_factory=list)  # track 0's (onset, duration, pitch)
+    bars: int = 0  # bars generated before ``end`` (after any prime): the cadence stays inside them
+    beat: int = 4  # steps per quarter note: the cadence's dominant lasts one
 
     @property
     def final_bar(self) -> int | None:
         """Step where the last bar starts (the cadence), when rules apply and the piece has an end."""
         return self.end - self.spb if self.rules and self.end is not None and self.end >= self.spb else None
+
+    @property
+    def dominant(self) -> int | None:
+        """Step where the cadence's dominant chord starts, a quarter note before the final bar, when
+        the final bar has one and the piece is long enough to hold it."""
+        final = self.final_bar
+        if final is None or final - self.beat < self.end - self.bars * self.spb:
+            return None
+        return final - self.beat
 
     @property
     def done(self) -> bool:
@@ -121,19 +135,18 @@ def voice_leading(stream: str, values: np.ndarray, state: SampleState) -> list[n
     if stream == "pitch":
         rules = _pitch_rules(values, state)
         return rules[:1] + motif + rules[1:]  # the soprano is placed first: parallels never bind it
-    if (
-        stream == "duration"
-        and state.final_bar is not None
-        and state.onset + state.chosen.get("shift", 0) == state.final_bar
-    ):
+    onset = state.onset + state.chosen.get("shift", 0)
+    if stream == "duration" and state.final_bar is not None and onset == state.final_bar:
         return [values >= state.spb // 2]  # the final chord lasts at least half the bar
+    if stream == "duration" and state.dominant is not None and onset == state.dominant:
+        return [values == state.final_bar - state.dominant]  # the dominant lasts to the final bar
     return motif
 
 
 def choose_motif(first_bar: int, end_bar: int, rng: np.random.Generator) -> tuple[int, int] | None:
     """(bar, later bar) whose soprano the rules make repeat, in a share MOTIF_SHARE of pieces; never
-    the final bar (the cadence). None for the other pieces, or when the piece is too short."""
-    pairs = [(b, b + d) for d in MOTIF_DISTANCES for b in range(first_bar, end_bar) if b + d <= end_bar - 2]
+    the cadence's two bars. None for the other pieces, or when the piece is too short."""
+    pairs = [(b, b + d) for d in MOTIF_DISTANCES for b in range(first_bar, end_bar) if b + d <= end_bar - 3]
     if not pairs or rng.random() >= MOTIF_SHARE:
         return None
     return pairs[int(rng.integers(len(pairs)))]
@@ -176,7 +189,11 @@ def _shift_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
     ok = np.ones(len(values), bool)
     if state.last_track >= state.n_tracks - 1:  # every voice struck at this onset: move on
         ok &= values > 0
-    final = state.final_bar
+    final, dominant = state.final_bar, state.dominant
+    if dominant is not None and state.onset < dominant:  # land on the dominant, never past it
+        ok &= state.onset + values <= dominant
+    elif dominant is not None and state.onset == dominant:  # its voices share one onset, then the end
+        ok &= (values == 0) if state.last_track < state.n_tracks - 1 else (state.onset + values == final)
     if final is not None:
         if state.onset < final:  # land on the last bar's downbeat, never past it
             ok &= state.onset + values <= final
@@ -190,7 +207,7 @@ def _track_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
     last = state.last_track if same_onset else -1
     ok = values > last
     onset = state.onset + state.chosen.get("shift", 0)
-    if state.final_bar is not None and onset == state.final_bar:  # the final chord misses no voice
+    if onset in (state.final_bar, state.dominant) and onset is not None:  # the cadence misses no voice
         ok &= values == last + 1
     return [ok]
 
@@ -218,7 +235,20 @@ def _pitch_rules(values: np.ndarray, state: SampleState) -> list[np.ndarray]:
     rules = [no_parallels]
     if state.final_bar is not None and onset == state.final_bar:
         rules.append(_cadence(values, track, state))
+    elif state.dominant is not None and onset == state.dominant:
+        rules.append(_dominant(values, track, state))
     return rules + [in_range]
+
+
+def _dominant(values: np.ndarray, track: int, state: SampleState) -> np.ndarray:
+    """The dominant before the final chord: its root in the bass and lowest, the other voices on
+    its triad or seventh, the tenor supplies a missing leading tone."""
+    pcs = values % 12  # the codec's tonic is pitch class 0
+    if track == state.n_tracks - 1:
+        return (values != REST) & (pcs == 7) & (values < min(state.struck.values(), default=REST))
+    placed = {p % 12 for p in state.struck.values()} if state.chosen.get("shift") == 0 else set()
+    allowed = {11} if track == state.n_tracks - 2 and 11 not in placed else set(DOMINANT)
+    return (values != REST) & np.isin(pcs, sorted(allowed))
 
 
 def _cadence(values: np.ndarray, track: int, state: SampleState) -> np.ndarray:
@@ -230,6 +260,7 @@ def _cadence(values: np.ndarray, track: int, state: SampleState) -> np.ndarray:
     placed = {p % 12 for p in state.struck.values()} if state.chosen.get("shift") == 0 else set()
     # (at the final onset every voice before this one was struck there, so ``struck`` is the chord)
     thirds = {3, 4} if state.mode == "minor" else {4}
+    allowed -= {3, 4} - placed if placed & {3, 4} else set()  # one third, not both (minor may raise it)
     if track == state.n_tracks - 2 and not placed & thirds:
         allowed = thirds
     return (values != REST) & np.isin(pcs, sorted(allowed))

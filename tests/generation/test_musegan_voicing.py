@@ -39,15 +39,15 @@ def test_voice_leading_choice_completes_a_downbeat_triad():
     assert [[r + 36 for r in v] for v in rows] == [[76], [67], [60], [48]]  # C major over C
 
 
-def test_the_ending_is_a_dominant_then_the_tonic_each_half_a_bar_voices_moving_by_step():
+def test_the_ending_is_a_dominant_on_the_last_beat_then_the_tonic_voices_moving_by_step():
     codec = RollCodec()  # SATB from C2, tonic C
     roll = -np.ones((2, 16, 48, 4, 2), dtype=np.float32)
     for voice, row in enumerate([40, 31, 24, 12]):  # E5 G4 C4 C3 throughout: the tonic
         roll[:, :, row, voice, 0] = 0.9
         roll[0, 0, row, voice, 1] = 0.9
-    roll[0, 8:, 41, 0, 0] = 0.95  # the soprano prefers F5 over the second half of bar 1
-    segments = end_on_chord(codec.to_segments(roll), roll)
-    assert [[(s.start, s.end) for s in v] for v in segments] == [[(0, 8), (8, 16), (16, 24)]] * 4
+    roll[0, 12:, 41, 0, 0] = 0.95  # the soprano prefers F5 on the last beat of bar 1
+    segments = end_on_chord(codec, codec.to_segments(roll), roll)
+    assert [[(s.start, s.end) for s in v] for v in segments] == [[(0, 12), (12, 16), (16, 24)]] * 4
     rows = choose_pitches(codec, segments, ending=True)
     # the model's chord, then V7 over G (the soprano's F5, the leading tone B3 in the tenor), then C
     # major over C: the seventh falls to E, the leading tone rises to C, the bass leaps G2-C3
@@ -60,7 +60,7 @@ def test_a_one_bar_ending_is_the_tonic_chord_alone():
     for voice, (row, second) in enumerate([(38, 40), (35, 36), (29, 31), (19, 12)]):
         roll[0, :, row, voice, 0] = 0.9  # D5 B4 F4 G3: a dominant seventh, the model's best
         roll[0, :, second, voice, 0] = 0.5  # E5 C5 G4 C3: its second choices
-    segments = end_on_chord(codec.to_segments(roll), roll)
+    segments = end_on_chord(codec, codec.to_segments(roll), roll)
     assert [[(s.start, s.end) for s in v] for v in segments] == [[(0, 8)]] * 4
     assert [v + 36 for (v,) in choose_pitches(codec, segments, ending=True)] == [76, 72, 67, 48]
 
