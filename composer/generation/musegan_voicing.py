@@ -12,8 +12,8 @@ music: with every weight zero this is the plain argmax decoding.
 A piece's ending (``end_on_chord``, then ``choose_pitches(..., ending=True)``) is the chorale's
 authentic cadence, the rule the LSTM's sampler also follows: on the last beat before the last bar
 every voice strikes the dominant (its seventh optional, the leading tone present, its root in the
-bass), and the last bar opens with the tonic triad held for half a bar (major or minor, whichever
-the model scores higher; the tonic in the bass, the third present). In each chord every voice takes the chord tone the model scores best for it in
+bass), and the last bar opens with the tonic triad held for half a bar (the tonic in the bass, the
+third present: major in a major piece; in a minor one, whichever third the model scores higher). In each chord every voice takes the chord tone the model scores best for it in
 its range, nearest its previous note, chosen together against parallels and crossings.
 """
 
@@ -86,7 +86,8 @@ def choose_pitches(codec: RollCodec, segments: list[list[Segment]], ending: bool
         prev = sounding[:, t - 1] if t else np.full(n, -1)  # each voice's pitch before t, -1 a rest
         chords = None
         if t in cadence and len(striking) == n:
-            chords = _voicings(codec, [g for _, g in striking], cadence[t])
+            allowed = cadence[t] if cadence[t] is not TONIC else _tonic_chords(sounding[:, :t], codec.tonic)
+            chords = _voicings(codec, [g for _, g in striking], allowed)
         if chords is not None:
             pitches, scores = chords
             scores = scores - MOTION * np.where(prev >= 0, np.abs(pitches - prev), 0).sum(axis=1)
@@ -110,6 +111,14 @@ def _candidates(seg: Segment, lowest: int, top: int) -> tuple[list[int], list[fl
     """The ``top`` best MIDI pitches of a segment and their scores, best first."""
     rows = np.argsort(-seg.scores)[:top]
     return [int(r) + lowest for r in rows], [float(seg.scores[r]) for r in rows]
+
+
+def _tonic_chords(played: np.ndarray, tonic: int) -> tuple:
+    """TONIC's chords that suit the piece so far (``played``: MIDI pitches by voice and step, -1 for
+    rests): a piece whose major third sounds at least as long as its minor third ends major; a minor
+    one may end either way (the major third being the tierce de Picardie)."""
+    heard = (played[played >= 0] - tonic) % 12
+    return TONIC[:1] if (heard == 4).sum() >= (heard == 3).sum() else TONIC
 
 
 def _voicings(codec: RollCodec, segs: list[Segment], chords) -> tuple[np.ndarray, np.ndarray] | None:

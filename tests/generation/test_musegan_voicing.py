@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from composer.generation.musegan_voicing import choose_pitches, end_on_chord
 from composer.music import Score
@@ -72,3 +73,16 @@ def test_without_ending_the_last_bar_is_left_to_the_model():
         roll[0, :, row, voice, 0] = 0.9
         roll[0, 0, row, voice, 1] = 0.9
     assert [v + 36 for (v,) in choose_pitches(codec, codec.to_segments(roll))] == [74, 71, 65, 55]
+
+
+@pytest.mark.parametrize("third_before, final_third", [(40, 64), (39, 63)])
+def test_a_major_piece_ends_major_and_a_minor_one_as_the_model_prefers(third_before, final_third):
+    codec = RollCodec()
+    roll = -np.ones((2, 16, 48, 4, 2), dtype=np.float32)
+    for voice, row in enumerate([43, third_before, 24, 12]):  # G5, E5 or Eb5, C4, C3 in bar 1
+        roll[0, :, row, voice, 0] = 0.9
+    for voice, row in enumerate([36, 31, 27, 12]):  # bar 2: C5 G4 Eb4 C3, the model's minor ending
+        roll[1, :, row, voice, 0] = 0.9
+    roll[1, :, 28, 2, 0] = 0.5  # E4, the tenor's second choice
+    rows = choose_pitches(codec, end_on_chord(codec, codec.to_segments(roll), roll), ending=True)
+    assert rows[2][-1] + 36 == final_third
