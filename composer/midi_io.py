@@ -95,6 +95,19 @@ class MidiTicks:
         """
         return _note_rows([p.notes for p in self.parts], self.ticks_per_beat, resolution)
 
+    def to_score_frame(self, rows: np.ndarray, resolution: int) -> Score:
+        """The Score that read_midi makes of ``rows`` (note_rows at ``resolution``), less its notes:
+        every Track is there with an empty note list. A corpus keeps the rows as they are."""
+        tracks = [Track(p.name, p.program, p.is_drum) for p in self.parts]
+        last_note = int((rows[:, 1] + rows[:, 2]).max()) if len(rows) else 0
+        tempos = sorted(self.tempos)
+        bpm = mido.tempo2bpm(tempos[0][1]) if tempos else 120.0
+        last = round(self.end * resolution / self.ticks_per_beat)  # trailing silence included
+        length = last if last > last_note else 0
+        meter = next((m for m in self.meters if _meter_fits(*m, resolution)), (4, 4))
+        key = _key_from_midi(self.keys[0] if self.keys else None)
+        return Score(tracks, resolution, round(bpm, 3), meter, key, Path(self.name).stem, length)
+
 
 def read_midi_ticks(path_or_dash: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> MidiTicks:
     """Read and check a MIDI file, from a path or ``"-"`` (stdin), without quantizing it.
@@ -141,48 +154,30 @@ def _read_bounded(path_or_dash: str | os.PathLike, name: str) -> bytes:
 
 
 def _decode(data: bytes, name: str, resolution: int) -> MidiTicks:
-    """MIDI bytes to MidiTicks: chunks checked, each track parsed by symusic, caps checked."""
+    """MIDI bytes to MidiTicks: chunks checked, parsed by symusic, caps checked."""
     header, tracks = _split(data, name)
-    parsed = _read_tracks(tracks, header.division, name)
-    if header.format == 2:  # tracks play one after another
-        offset = 0
-        for track in parsed:
-            length = track.end
-            track.shift(offset)
-            offset += length
-    end_tick = max(t.end for t in parsed)
-    tempos = [tempo for t in parsed for tempo in t.tempos]
-    meters = [m for t in parsed for m in t.meters]
-    meter = next((m for m in meters if _meter_fits(*m, resolution)), (4, 4))
-    _check_caps(name, end_tick, header.division, sorted(tempos), resolution, meter)
-    keys = [k for t in parsed for k in t.keys]
+    read = None if header.format == 2 else smf.read_file(tracks, header.division, MAX_NOTES, MAX_EVENTS)
+    if read is None:  # see smf.read_file: these files are read chunk by chunk
+        read = smf.merge_tracks(_read_tracks(tracks, header.division, name), header.format == 2)
+    meter = next((m for m in read.meters if _meter_fits(*m, resolution)), (4, 4))
+    _check_caps(name, read.end, header.division, sorted(read.tempos), resolution, meter)
+    keys = read.keys
     if keys and not (-7 <= keys[0][0] <= 7 and keys[0][1] in (0, 1)):
         sharps, minor = keys[0]
         why = f"KeySignatureError: key signature with {sharps} sharps and mode {minor} is not valid"
         raise MidiError(f"{name}: not a valid MIDI file ({why})")
-    for ti, track in enumerate(parsed):
-        for k, part in enumerate(track.parts):
-            part.name = track.name or (f"track {ti}" if len(track.parts) == 1 else f"track {ti} part {k + 1}")
-    parts = [part for track in parsed for part in track.parts]
-    return MidiTicks(name, header.division, parts, tempos, meters, keys, end_tick)
+    return MidiTicks(name, header.division, read.parts, read.tempos, read.meters, keys, read.end)
 
 
 def _to_score(midi: MidiTicks, resolution: int) -> Score:
     """MidiTicks quantized to a Score (see read_midi for the rules)."""
-    tracks = [Track(p.name, p.program, p.is_drum) for p in midi.parts]
     rows = midi.note_rows(resolution)
-    bounds = np.searchsorted(rows[:, 0], np.arange(len(tracks) + 1))
+    score = midi.to_score_frame(rows, resolution)
+    bounds = np.searchsorted(rows[:, 0], np.arange(len(score.tracks) + 1))
     flat = [Note(*row) for row in rows[:, 1:].tolist()]
-    for track, a, b in zip(tracks, bounds[:-1], bounds[1:]):
+    for track, a, b in zip(score.tracks, bounds[:-1], bounds[1:]):
         track.notes = flat[a:b]
-    last_note = int((rows[:, 1] + rows[:, 2]).max()) if len(rows) else 0
-    tempos = sorted(midi.tempos)
-    bpm = mido.tempo2bpm(tempos[0][1]) if tempos else 120.0
-    last = round(midi.end * resolution / midi.ticks_per_beat)  # trailing silence included
-    length = last if last > last_note else 0
-    meter = next((m for m in midi.meters if _meter_fits(*m, resolution)), (4, 4))
-    key = midi.keys[0] if midi.keys else None
-    return Score(tracks, resolution, round(bpm, 3), meter, _key_from_midi(key), Path(midi.name).stem, length)
+    return score
 
 
 def _read_tracks(tracks: list[bytes], division: int, name: str) -> list[smf.TrackEvents]:

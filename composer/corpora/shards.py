@@ -282,13 +282,16 @@ def _read_files(files: list[Path], resolution: int, readers, progress: Callable[
 
 def read_record(path: Path, resolution: int) -> bytes:
     """A worker's answer for one file: JSON (score fields, tracks, events, pitch range) or a reason,
-    a NUL byte, then the int32 note rows (COLUMNS). No Note objects reach the parent."""
-    score, reason = midi_folder.read_one(path, resolution)
-    if score is None:
+    a NUL byte, then the int32 note rows (COLUMNS). Notes stay arrays: no Note object is made."""
+    midi, reason = midi_folder.read_ticks(path, resolution)
+    if midi is None:
         return pool.to_bytes(None, reason)
-    rows = pool.note_rows(score)
+    rows = midi.note_rows(resolution).astype(np.int32)
+    if not len(rows):
+        return pool.to_bytes(None, "no notes")
     pitch = [int(rows[:, 3].min()), int(rows[:, 3].max())]
-    return pool.to_bytes(score, reason, rows, events=count_events(rows), pitch=pitch)
+    frame = midi.to_score_frame(rows, resolution)
+    return pool.to_bytes(frame, "", rows, events=count_events(rows), pitch=pitch)
 
 
 def from_record(data: bytes) -> tuple[dict | None, np.ndarray | None, str]:
