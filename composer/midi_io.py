@@ -141,7 +141,11 @@ def _read_bounded(path_or_dash: str | os.PathLike, name: str) -> bytes:
                     raise MidiError(
                         f"{name}: file is {st.st_size:,} bytes, over the {limit:,}-byte limit for MIDI"
                     )
-                data = f.read(limit + 1)
+                # Asking for limit + 1 bytes would allocate that much for every small file.
+                want = min(st.st_size, limit) + 1 if stat.S_ISREG(st.st_mode) else limit + 1
+                data = f.read(want)
+                if len(data) == want <= limit:  # a regular file that grew after fstat
+                    data += f.read(limit + 1 - want)
     except IsADirectoryError:
         raise MidiError(f"{name}: cannot read file (it is a folder, not a MIDI file)") from None
     except OSError as e:
@@ -241,18 +245,42 @@ def _note_rows(parts: list[np.ndarray], tpb: int, resolution: int) -> np.ndarray
         return np.zeros((0, 5), dtype=np.int64)
     part = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
     ticks = np.concatenate(parts)
-    order = np.lexsort((ticks[:, 3], ticks[:, 1], ticks[:, 0], ticks[:, 2], part))  # by track, pitch, time
-    part, ticks = part[order], ticks[order]
-    start = np.rint(ticks[:, 0] * resolution / tpb).astype(np.int64)
-    end = np.maximum(start + 1, np.rint(ticks[:, 1] * resolution / tpb).astype(np.int64))
-    pitch, velocity = ticks[:, 2], ticks[:, 3]
+    top = int(ticks[:, 1].max()) if len(ticks) and ticks[:, 0].min() >= 0 else -1  # ends follow starts
+    columns = (part, ticks[:, 2], ticks[:, 0], ticks[:, 1], ticks[:, 3])
+    part, pitch, start_tick, end_tick, velocity = _sorted(columns, (len(parts), 127, top, top, 127))
+    start = np.rint(start_tick * resolution / tpb).astype(np.int64)
+    end = np.maximum(start + 1, np.rint(end_tick * resolution / tpb).astype(np.int64))
     next_start = np.append(start[1:], 0)
     same = np.append((pitch[1:] == pitch[:-1]) & (part[1:] == part[:-1]), False)
     overlaps = same & (end > next_start)
     end = np.where(overlaps, next_start, end)
     keep = ~(overlaps & (next_start == start))
-    rows = np.stack([part, start, end - start, pitch, velocity], axis=1)[keep]
-    return rows[np.lexsort(rows.T[::-1])]  # by part, then (start, duration, pitch, velocity)
+    columns = tuple(c.compress(keep) for c in (part, start, end - start, pitch, velocity))
+    top = int(end.max()) if len(end) and start.min() >= 0 else -1
+    return np.stack(_sorted(columns, (len(parts), top, top, 127, 127)), axis=1)  # by part, start, ...
+
+
+def _sorted(columns: tuple[np.ndarray, ...], bounds: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """The rows made of ``columns`` sorted (the first column most significant), as columns again.
+
+    Where each column is a non-negative integer at most its bound (-1: unknown) and the bounds' bits
+    add up to less than 63, the columns are packed into one int64 key, sorted and unpacked: a sort
+    of values is several times faster than np.lexsort on five columns and its takes.
+    """
+    widths = [int(b).bit_length() for b in bounds]
+    if min(bounds) < 0 or sum(widths) > 62:
+        order = np.lexsort(columns[::-1])
+        return tuple(c.take(order) for c in columns)
+    key = columns[0].astype(np.int64)
+    for column, width in zip(columns[1:], widths[1:]):
+        key <<= width
+        key |= column
+    key.sort()
+    out = []
+    for width in widths[:0:-1]:
+        out.append(key & ((1 << width) - 1))
+        key >>= width
+    return (key, *out[::-1])
 
 
 def _key_from_midi(key: tuple[int, int] | None) -> str | None:

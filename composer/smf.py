@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import symusic
@@ -30,6 +30,7 @@ END_MARKER = b"\xff\x06\x03EOT"  # a marker meta event: symusic keeps markers wi
 # Per channel: at delta 0, a note-off for each of the 128 pitches (running status after the first).
 CLOSE = [bytes((0, 0x80 | ch, 0, 0)) + b"".join(bytes((0, p, 0)) for p in range(1, 128)) for ch in range(16)]
 NOT_NOTE_ON = bytes(b for b in range(256) if b >> 4 != 0x9)  # bytes.translate deletes these
+NOTE_ON = [bytes((0x90 | ch,)) for ch in range(16)]
 META_KINDS = (b"\xff\x51", b"\xff\x58", b"\xff\x59")  # tempo, time and key signature
 
 
@@ -99,23 +100,31 @@ def track_chunks(data: bytes, header: Header, offset: int) -> list[bytes]:
 
 def single_track_file(body: bytes, division: int) -> bytes:
     """A one-track MIDI file of ``body``, closed as closed_body closes it."""
-    body = closed_body(body)
-    return b"MThd" + struct.pack(">IHHH", 6, 1, 1, division) + b"MTrk" + struct.pack(">I", len(body)) + body
+    return _file([closed_body(body)], division)
 
 
-def closed_body(body: bytes, after_end: bytes = b"") -> bytes:
-    """``body`` with an end marker (then the events ``after_end``) and closing note-offs at its end.
+def closed_body(body: bytes, after_end: bytes = b"", before: bytes = b"") -> list[bytes]:
+    """``body`` with an end marker (then the events ``after_end``) and closing note-offs at its end,
+    and the events ``before`` at its start, as pieces to join (the body is not copied).
 
     The marker takes the delta time of the track's end-of-track event (or comes right after the last
     event of a track without one), so its time is the track's length in ticks. The note-offs close,
     at that time, any note left sounding, as the track's end does.
     """
-    events = body[: -len(END_OF_TRACK)] if body.endswith(END_OF_TRACK) else body + b"\x00"
+    ends = body.endswith(END_OF_TRACK)
+    events = memoryview(body)[: -len(END_OF_TRACK)] if ends else body
     # A channel can only have a note left sounding if its note-on status byte occurs in the track
     # (running status needs it once); other bytes may match too, which only costs a few note-offs.
-    statuses = set(events.translate(None, NOT_NOTE_ON))
-    closing = b"".join(CLOSE[ch] for ch in range(16) if 0x90 | ch in statuses)
-    return events + END_MARKER + after_end + closing + b"\x00" + END_OF_TRACK
+    statuses = body.translate(None, NOT_NOTE_ON)
+    closing = b"".join(CLOSE[ch] for ch in range(16) if NOTE_ON[ch] in statuses)
+    return [
+        before,
+        events,
+        END_MARKER if ends else b"\x00" + END_MARKER,
+        after_end,
+        closing,
+        b"\x00" + END_OF_TRACK,
+    ]
 
 
 def _track_name(text: str) -> bytes:
@@ -136,14 +145,29 @@ class Part:
     program: int
     is_drum: bool
     notes: np.ndarray
-    controls: np.ndarray
-    bends: np.ndarray
+    track: object = field(repr=False)  # symusic's: controls and bends are read when asked (playback)
+    offset: int = 0  # ticks added by shift
     name: str = ""  # set by the reader: the MIDI track's name, or "track 2", "track 2 part 1"
+
+    @property
+    def controls(self) -> np.ndarray:
+        c = self.track.controls
+        c = c.numpy() if len(c) else {"time": [], "number": [], "value": []}
+        controls = np.array([c["time"], c["number"], c["value"]], dtype=np.int64).T.reshape(-1, 3)
+        controls[:, 0] += self.offset
+        return controls
+
+    @property
+    def bends(self) -> np.ndarray:
+        b = self.track.pitch_bends
+        b = b.numpy() if len(b) else {"time": [], "value": []}
+        bends = np.array([b["time"], b["value"]], dtype=np.int64).T.reshape(-1, 2)
+        bends[:, 0] += self.offset
+        return bends
 
     def shift(self, ticks: int) -> None:
         self.notes[:, :2] += ticks
-        self.controls[:, 0] += ticks
-        self.bends[:, 0] += ticks
+        self.offset += ticks
 
 
 @dataclass
@@ -249,8 +273,6 @@ def read_file(bodies: list[bytes], division: int, max_notes: int, max_events: in
     over a cap (the message names the first failing track or cap in track order), or a track named
     by blanks (its parts are named by their track's number and count, which one parse cannot tell).
     """
-    if any(sum(kind in body for body in bodies) > 1 for kind in META_KINDS):
-        return None
     if not all(_opens_with_status(body) for body in bodies):
         return None
     # Each chunk opens with a track name of its own, which symusic gives to all that chunk's tracks
@@ -260,7 +282,7 @@ def read_file(bodies: list[bytes], division: int, max_notes: int, max_events: in
     for body in bodies:
         digest.update(body)
     tags = [f"{digest.hexdigest()} {ti}" for ti in range(len(bodies))]
-    chunks = [_track_name(tag) + closed_body(body) for tag, body in zip(tags, bodies)]
+    chunks = [closed_body(body, before=_track_name(tag)) for tag, body in zip(tags, bodies)]
     try:
         score = symusic.Score.from_midi(_file(chunks, division))
     except Exception:
@@ -268,6 +290,11 @@ def read_file(bodies: list[bytes], division: int, max_notes: int, max_events: in
     n_notes, n_events = _counts(score)
     if n_notes > max_notes or n_events > max_events:
         return None
+    meta = (score.tempos, score.time_signatures, score.key_signatures)
+    if any(
+        len(events) > 1 and sum(kind in body for body in bodies) > 1 for kind, events in zip(META_KINDS, meta)
+    ):
+        return None  # two or more in more than one track: symusic's time order may not be track order
     tracks = [t for t in score.tracks if t.note_num()]
     names = [t.name for t in tracks]
     owner = {tag: ti for ti, tag in enumerate(tags)}
@@ -296,7 +323,7 @@ def _blank_names_tagged(
     """``names`` with each blank one (a track named by blanks, so named by number) replaced by its
     chunk's tag, from a second parse with the tag after each chunk's last event; None when a chunk
     ended early (its own end-of-track event inside it), so that its tag was not read."""
-    chunks = [closed_body(body, _track_name(tag)) for tag, body in zip(tags, bodies)]
+    chunks = [closed_body(body, after_end=_track_name(tag)) for tag, body in zip(tags, bodies)]
     try:
         score = symusic.Score.from_midi(_file(chunks, division))
     except Exception:
@@ -316,10 +343,12 @@ def _opens_with_status(body: bytes) -> bool:
     return not body or (i < 4 and i + 1 < len(body) and body[i + 1] & 0x80 != 0)
 
 
-def _file(bodies: list[bytes], division: int) -> bytes:
-    """A type-1 MIDI file of these track chunk bodies."""
-    chunks = [b"MTrk" + struct.pack(">I", len(body)) + body for body in bodies]
-    return b"MThd" + struct.pack(">IHHH", 6, 1, len(bodies), division) + b"".join(chunks)
+def _file(chunks: list[list[bytes]], division: int) -> bytes:
+    """A type-1 MIDI file of these track chunks, each given as pieces (closed_body)."""
+    pieces = [b"MThd", struct.pack(">IHHH", 6, 1, len(chunks), division)]
+    for chunk in chunks:
+        pieces += [b"MTrk", struct.pack(">I", sum(len(p) for p in chunk)), *chunk]
+    return b"".join(pieces)
 
 
 def _counts(score) -> tuple[int, int]:
@@ -331,24 +360,22 @@ def _counts(score) -> tuple[int, int]:
 
 
 def _part(track) -> Part:
-    """A symusic track's notes, controllers and pitch bends as int64 arrays."""
-    a = {k: v.astype(np.int64) for k, v in track.notes.numpy().items()}
-    notes = np.stack([a["time"], a["time"] + a["duration"], a["pitch"], a["velocity"]], axis=1)
-    c = track.controls.numpy() if len(track.controls) else {"time": [], "number": [], "value": []}
-    b = track.pitch_bends.numpy() if len(track.pitch_bends) else {"time": [], "value": []}
-    return Part(
-        program=int(track.program),
-        is_drum=bool(track.is_drum),
-        notes=notes,
-        controls=np.array([c["time"], c["number"], c["value"]], dtype=np.int64).T.reshape(-1, 3),
-        bends=np.array([b["time"], b["value"]], dtype=np.int64).T.reshape(-1, 2),
-    )
+    """A symusic track's notes as an int64 array (its controllers and pitch bends when asked)."""
+    a = track.notes.numpy()
+    notes = np.empty((len(a["time"]), 4), dtype=np.int64)
+    notes[:, 0] = a["time"]
+    notes[:, 1] = a["duration"]
+    notes[:, 1] += notes[:, 0]
+    notes[:, 2] = a["pitch"]
+    notes[:, 3] = a["velocity"]
+    return Part(program=int(track.program), is_drum=bool(track.is_drum), notes=notes, track=track)
 
 
 def _pairs(events, a: str, b: str, drop_zero: bool = False) -> list[tuple[int, int]]:
     """Two fields of a symusic event list as int pairs, in its (time) order; [] without numpy."""
-    if not len(events):
-        return []
+    if len(events) <= 4:  # the usual one or two: numpy() costs more
+        pairs = [(getattr(e, a), getattr(e, b)) for e in events]
+        return [(int(x), int(y)) for x, y in pairs if y or not drop_zero]
     arrays = events.numpy()
     return [(x, y) for x, y in zip(arrays[a].tolist(), arrays[b].tolist()) if y or not drop_zero]
 

@@ -156,7 +156,7 @@ def _prepare(
         listed = "; ".join(f"{p}: {r}" for p, r in index["skipped"][:3]) or "no .mid or .midi files"
         raise CorpusError(f"{show_path(root)}: no usable piece ({listed})")
     with atomic_write(folder / "index.json", "w") as f:
-        json.dump(index, f)
+        f.write(json.dumps(index))  # dumps: C encoder; dump streams in Python
     _remove_leftovers(folder, len(briefs))
     return index, records
 
@@ -263,7 +263,7 @@ def _write_shard(folder: Path, i: int, files: list[Path], root: Path, results: l
         "skipped": skipped,
     }
     with atomic_write(folder / f"shard-{i:05d}.json", "w") as f:
-        json.dump(record, f)
+        f.write(json.dumps(record))  # dumps: C encoder; dump streams in Python
     return record
 
 
@@ -272,9 +272,10 @@ def _read_files(files: list[Path], resolution: int, readers, progress: Callable[
     if readers is not None:
         results = readers.read_all(files, done=progress)
     else:
+        pool.keep_freed_memory()
         results = []
         for f in files:
-            results.append(from_record(read_record(f, resolution)))
+            results.append(read_piece(f, resolution))
             if progress:
                 progress(1)
     return results
@@ -282,16 +283,29 @@ def _read_files(files: list[Path], resolution: int, readers, progress: Callable[
 
 def read_record(path: Path, resolution: int) -> bytes:
     """A worker's answer for one file: JSON (score fields, tracks, events, pitch range) or a reason,
-    a NUL byte, then the int32 note rows (COLUMNS). Notes stay arrays: no Note object is made."""
+    a NUL byte, then the int32 note rows (COLUMNS). from_record reads it back as read_piece's."""
+    meta, rows, reason = read_piece(path, resolution)
+    if meta is None:
+        return pool.to_bytes(None, reason)
+    return json.dumps(meta).encode() + b"\0" + rows.tobytes()
+
+
+def read_piece(path: Path, resolution: int) -> tuple[dict | None, np.ndarray | None, str]:
+    """(meta, notes, "") of a file with notes, else (None, None, the reason it is skipped).
+
+    meta holds the score fields and tracks (pool.score_meta, of the Score read_midi would give),
+    the events its tokens take (count_events) and its pitch range; notes are int32 rows (COLUMNS),
+    never Note objects.
+    """
     midi, reason = midi_folder.read_ticks(path, resolution)
     if midi is None:
-        return pool.to_bytes(None, reason)
+        return None, None, reason
     rows = midi.note_rows(resolution).astype(np.int32)
     if not len(rows):
-        return pool.to_bytes(None, "no notes")
+        return None, None, "no notes"
     pitch = [int(rows[:, 3].min()), int(rows[:, 3].max())]
-    frame = midi.to_score_frame(rows, resolution)
-    return pool.to_bytes(frame, "", rows, events=count_events(rows), pitch=pitch)
+    meta = pool.score_meta(midi.to_score_frame(rows, resolution))
+    return {**meta, "events": count_events(rows), "pitch": pitch}, rows, ""
 
 
 def from_record(data: bytes) -> tuple[dict | None, np.ndarray | None, str]:
@@ -308,7 +322,8 @@ def count_events(rows: np.ndarray, max_shift: int = MAX_SHIFT) -> int:
     ``max_shift`` steps of a gap beyond the first."""
     starts = np.sort(rows[:, 1].astype(np.int64))
     gaps = np.diff(starts, prepend=0)
-    return int(len(starts) + np.maximum(0, (gaps - 1) // max_shift).sum())
+    long = gaps[gaps > max_shift]  # the others take no rest event
+    return int(len(starts) + ((long - 1) // max_shift).sum())
 
 
 def _sha256(path: Path) -> str:
