@@ -30,7 +30,6 @@ END_MARKER = b"\xff\x06\x03EOT"  # a marker meta event: symusic keeps markers wi
 # Per channel: at delta 0, a note-off for each of the 128 pitches (running status after the first).
 CLOSE = [bytes((0, 0x80 | ch, 0, 0)) + b"".join(bytes((0, p, 0)) for p in range(1, 128)) for ch in range(16)]
 NOT_NOTE_ON = bytes(b for b in range(256) if b >> 4 != 0x9)  # bytes.translate deletes these
-NOTE_ON = [bytes((0x90 | ch,)) for ch in range(16)]
 META_KINDS = (b"\xff\x51", b"\xff\x58", b"\xff\x59")  # tempo, time and key signature
 
 
@@ -115,8 +114,11 @@ def closed_body(body: bytes, after_end: bytes = b"", before: bytes = b"") -> lis
     events = memoryview(body)[: -len(END_OF_TRACK)] if ends else body
     # A channel can only have a note left sounding if its note-on status byte occurs in the track
     # (running status needs it once); other bytes may match too, which only costs a few note-offs.
-    statuses = body.translate(None, NOT_NOTE_ON)
-    closing = b"".join(CLOSE[ch] for ch in range(16) if NOTE_ON[ch] in statuses)
+    statuses, closing = body.translate(None, NOT_NOTE_ON), []
+    while statuses:  # once per channel found, not once per note-on
+        closing.append(CLOSE[statuses[0] & 0x0F])
+        statuses = statuses.replace(statuses[:1], b"")
+    closing = b"".join(sorted(closing))
     return [
         before,
         events,
@@ -347,7 +349,7 @@ def _file(chunks: list[list[bytes]], division: int) -> bytes:
     """A type-1 MIDI file of these track chunks, each given as pieces (closed_body)."""
     pieces = [b"MThd", struct.pack(">IHHH", 6, 1, len(chunks), division)]
     for chunk in chunks:
-        pieces += [b"MTrk", struct.pack(">I", sum(len(p) for p in chunk)), *chunk]
+        pieces += [b"MTrk", struct.pack(">I", sum(map(len, chunk))), *chunk]
     return b"".join(pieces)
 
 
