@@ -233,8 +233,9 @@ def _kept_record(folder: Path, i: int, digest: str) -> dict | None:
 def _write_shard(folder: Path, i: int, files: list[Path], root: Path, results: list, digest: str) -> dict:
     """Shard ``i`` of ``files`` read as ``results``: its npy, then its record (which marks a whole shard)."""
     pieces, arrays, skipped, offset = [], [], [], 0
+    cut = len(os.path.join(root, ""))  # files are listed under root: less root and its slash
     for path, (meta, notes, reason) in zip(files, results):
-        rel = os.fsdecode(path.relative_to(root))
+        rel = str(path)[cut:]
         if meta is None:
             skipped.append((rel, reason))
             continue
