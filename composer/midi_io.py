@@ -245,17 +245,20 @@ def _note_rows(parts: list[np.ndarray], tpb: int, resolution: int) -> np.ndarray
         return np.zeros((0, 5), dtype=np.int64)
     part = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
     ticks = np.concatenate(parts)
-    top = int(ticks[:, 1].max()) if len(ticks) and ticks[:, 0].min() >= 0 else -1  # ends follow starts
+    top = int(ticks[:, :2].max()) if len(ticks) and ticks[:, :2].min() >= 0 else -1  # pitch, velocity < 128
     columns = (part, ticks[:, 2], ticks[:, 0], ticks[:, 1], ticks[:, 3])
     part, pitch, start_tick, end_tick, velocity = _sorted(columns, (len(parts), 127, top, top, 127))
     start = np.rint(start_tick * resolution / tpb).astype(np.int64)
     end = np.maximum(start + 1, np.rint(end_tick * resolution / tpb).astype(np.int64))
-    next_start = np.append(start[1:], 0)
-    same = np.append((pitch[1:] == pitch[:-1]) & (part[1:] == part[:-1]), False)
+    next_start = np.concatenate((start[1:], [0]))
+    same = np.concatenate(((pitch[1:] == pitch[:-1]) & (part[1:] == part[:-1]), [False]))
     overlaps = same & (end > next_start)
-    end = np.where(overlaps, next_start, end)
-    keep = ~(overlaps & (next_start == start))
-    columns = tuple(c.compress(keep) for c in (part, start, end - start, pitch, velocity))
+    if overlaps.any():  # the earlier note is cut where the next starts, dropped if both start together
+        keep = ~(overlaps & (next_start == start))
+        end = np.where(overlaps, next_start, end)
+        columns = tuple(c.compress(keep) for c in (part, start, end - start, pitch, velocity))
+    else:  # most files: no two notes of one pitch overlap on the grid
+        columns = (part, start, end - start, pitch, velocity)
     top = int(end.max()) if len(end) and start.min() >= 0 else -1
     return np.stack(_sorted(columns, (len(parts), top, top, 127, 127)), axis=1)  # by part, start, ...
 

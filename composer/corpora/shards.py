@@ -322,7 +322,8 @@ def count_events(rows: np.ndarray, max_shift: int = MAX_SHIFT) -> int:
     """len(to_tokens(score)) from a piece's note rows: one event per note, plus a rest event for every
     ``max_shift`` steps of a gap beyond the first."""
     starts = np.sort(rows[:, 1].astype(np.int64))
-    gaps = np.diff(starts, prepend=0)
+    gaps = starts.copy()
+    gaps[1:] -= starts[:-1]  # the first gap is from 0
     long = gaps[gaps > max_shift]  # the others take no rest event
     return int(len(starts) + ((long - 1) // max_shift).sum())
 
