@@ -6,10 +6,10 @@ so that symusic reports what it would otherwise drop: the end-of-track time (a m
 and notes still sounding there (a note-off for every pitch of every channel that may have one).
 
 Most files are then parsed by symusic once, whole (read_file): symusic keeps each MIDI track's notes
-apart, and a track name added at each chunk's end tells whose they are. A file whose tempos, meters
-or keys sit in more than one track, a type-2 file, and a file symusic refuses or that is over a cap
-are parsed chunk by chunk instead (read_track, read_tracks), which is the reference: both give the
-same FileEvents (tests/test_reader_equivalence.py compares them on every kind of file).
+apart, and a track name put at the start of each chunk tells whose they are. A type-2 file, one
+whose tempos, meters or keys come from more than one track, one symusic refuses or one over a cap
+is parsed chunk by chunk instead (read_track on each, then merge_tracks), which is the reference:
+both give the same FileEvents (tests/test_smf.py compares them on every kind of file).
 
 symusic keeps no MIDI channel numbers (its maintainers keep them out of scope, symusic issue #120):
 a Part is one (track, channel, program), and playback gives each Part a channel of its own.
