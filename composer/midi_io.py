@@ -71,7 +71,7 @@ def read_midi(path: str | os.PathLike, resolution: int = DEFAULT_RESOLUTION) -> 
 class MidiTicks:
     """A checked MIDI file at its own tick resolution: what read_midi quantizes and playback sends.
 
-    This is composer's one decoding of MIDI bytes: symusic parses each track chunk, type-2 tracks
+    This is composer's one decoding of MIDI bytes: symusic parses the file (smf.read_file), type-2 tracks
     already follow one another, and notes still sounding at the end of a track end there.
     """
 
