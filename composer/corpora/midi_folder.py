@@ -10,7 +10,7 @@ from pathlib import Path
 
 from composer.corpora import pool
 from composer.errors import ComposerError, CorpusError, show_path
-from composer.midi_io import read_midi
+from composer.midi_io import MidiTicks, read_midi, read_midi_ticks
 from composer.music import Score
 
 SUFFIXES = (".mid", ".midi")
@@ -87,3 +87,11 @@ def read_one(path: Path, resolution: int) -> tuple[Score | None, str]:
     if not score.n_notes:
         return None, "no notes"
     return score, ""
+
+
+def read_ticks(path: Path, resolution: int) -> tuple[MidiTicks | None, str]:
+    """(the file decoded, "") as read_one reads it, before quantizing; else (None, the reason)."""
+    try:
+        return read_midi_ticks(path, resolution), ""
+    except ComposerError as e:
+        return None, str(e).removeprefix(f"{show_path(path)}: ")

@@ -156,7 +156,7 @@ def _prepare(
         listed = "; ".join(f"{p}: {r}" for p, r in index["skipped"][:3]) or "no .mid or .midi files"
         raise CorpusError(f"{show_path(root)}: no usable piece ({listed})")
     with atomic_write(folder / "index.json", "w") as f:
-        json.dump(index, f)
+        f.write(json.dumps(index))  # dumps: C encoder; dump streams in Python
     _remove_leftovers(folder, len(briefs))
     return index, records
 
@@ -233,8 +233,9 @@ def _kept_record(folder: Path, i: int, digest: str) -> dict | None:
 def _write_shard(folder: Path, i: int, files: list[Path], root: Path, results: list, digest: str) -> dict:
     """Shard ``i`` of ``files`` read as ``results``: its npy, then its record (which marks a whole shard)."""
     pieces, arrays, skipped, offset = [], [], [], 0
+    cut = len(os.path.join(root, ""))  # files are listed under root: less root and its slash
     for path, (meta, notes, reason) in zip(files, results):
-        rel = os.fsdecode(path.relative_to(root))
+        rel = str(path)[cut:]
         if meta is None:
             skipped.append((rel, reason))
             continue
@@ -263,7 +264,7 @@ def _write_shard(folder: Path, i: int, files: list[Path], root: Path, results: l
         "skipped": skipped,
     }
     with atomic_write(folder / f"shard-{i:05d}.json", "w") as f:
-        json.dump(record, f)
+        f.write(json.dumps(record))  # dumps: C encoder; dump streams in Python
     return record
 
 
@@ -272,9 +273,10 @@ def _read_files(files: list[Path], resolution: int, readers, progress: Callable[
     if readers is not None:
         results = readers.read_all(files, done=progress)
     else:
+        pool.keep_freed_memory()
         results = []
         for f in files:
-            results.append(from_record(read_record(f, resolution)))
+            results.append(read_piece(f, resolution))
             if progress:
                 progress(1)
     return results
@@ -282,13 +284,29 @@ def _read_files(files: list[Path], resolution: int, readers, progress: Callable[
 
 def read_record(path: Path, resolution: int) -> bytes:
     """A worker's answer for one file: JSON (score fields, tracks, events, pitch range) or a reason,
-    a NUL byte, then the int32 note rows (COLUMNS). No Note objects reach the parent."""
-    score, reason = midi_folder.read_one(path, resolution)
-    if score is None:
+    a NUL byte, then the int32 note rows (COLUMNS). from_record reads it back as read_piece's."""
+    meta, rows, reason = read_piece(path, resolution)
+    if meta is None:
         return pool.to_bytes(None, reason)
-    rows = pool.note_rows(score)
+    return json.dumps(meta).encode() + b"\0" + rows.tobytes()
+
+
+def read_piece(path: Path, resolution: int) -> tuple[dict | None, np.ndarray | None, str]:
+    """(meta, notes, "") of a file with notes, else (None, None, the reason it is skipped).
+
+    meta holds the score fields and tracks (pool.score_meta, of the Score read_midi would give),
+    the events its tokens take (count_events) and its pitch range; notes are int32 rows (COLUMNS),
+    never Note objects.
+    """
+    midi, reason = midi_folder.read_ticks(path, resolution)
+    if midi is None:
+        return None, None, reason
+    rows = midi.note_rows(resolution).astype(np.int32)
+    if not len(rows):
+        return None, None, "no notes"
     pitch = [int(rows[:, 3].min()), int(rows[:, 3].max())]
-    return pool.to_bytes(score, reason, rows, events=count_events(rows), pitch=pitch)
+    meta = pool.score_meta(midi.to_score_frame(rows, resolution))
+    return {**meta, "events": count_events(rows), "pitch": pitch}, rows, ""
 
 
 def from_record(data: bytes) -> tuple[dict | None, np.ndarray | None, str]:
@@ -304,8 +322,10 @@ def count_events(rows: np.ndarray, max_shift: int = MAX_SHIFT) -> int:
     """len(to_tokens(score)) from a piece's note rows: one event per note, plus a rest event for every
     ``max_shift`` steps of a gap beyond the first."""
     starts = np.sort(rows[:, 1].astype(np.int64))
-    gaps = np.diff(starts, prepend=0)
-    return int(len(starts) + np.maximum(0, (gaps - 1) // max_shift).sum())
+    gaps = starts.copy()
+    gaps[1:] -= starts[:-1]  # the first gap is from 0
+    long = gaps[gaps > max_shift]  # the others take no rest event
+    return int(len(starts) + ((long - 1) // max_shift).sum())
 
 
 def _sha256(path: Path) -> str:

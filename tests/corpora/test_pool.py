@@ -47,6 +47,33 @@ def test_a_crashed_or_hung_worker_costs_only_its_file(tmp_path):
         assert by_name[name] == (read_midi(tmp_path / name), ""), name
 
 
+def test_a_crash_or_hang_inside_a_batch_costs_only_its_file(tmp_path):
+    """Workers get 8 paths at once: the files after a crash or a hang in the same batch are read
+    by another worker, not skipped."""
+    names = [f"{i:02d}.mid" for i in range(40)]
+    names[3], names[21] = "03-crash.mid", "21-hang.mid"
+    for i, name in enumerate(names):
+        write_midi(_song(i), tmp_path / name)
+    files = midi_folder.source_files(tmp_path)
+    assert [f.name for f in files] == names
+    with pool.ReaderPool(_batch_read, 4, workers=2, timeout=3.0, batch=8) as readers:
+        results = readers.read_all(files)
+    assert results[3] == (None, f"the parser crashed (worker exit code {-signal.SIGSEGV})")
+    assert results[21] == (None, "timed out after 3 s (the parser hung)")
+    for i, name in enumerate(names):
+        if i not in (3, 21):
+            assert results[i] == (read_midi(tmp_path / name), ""), name
+
+
+def _batch_read(path: Path, resolution: int):
+    """The worker's reader, except that it segfaults on *-crash.mid and hangs on *-hang.mid."""
+    if path.name.endswith("-crash.mid"):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if path.name.endswith("-hang.mid"):
+        time.sleep(3600)
+    return midi_folder.read_one(path, resolution)
+
+
 def test_read_folder_uses_the_pool_and_lists_the_failures(tmp_path):
     for i in range(midi_folder.POOL_MIN_FILES):
         write_midi(_song(i), tmp_path / f"{i:02d}.mid")

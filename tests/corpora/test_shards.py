@@ -219,3 +219,20 @@ def test_musegan_phrases_from_shards_equal_the_stacked_ones(tmp_path, cache_dir)
         ]
         idx = torch.tensor([10, 0, 3, 3, 4, 8, 9])
         assert torch.equal(stream[idx], torch.from_numpy(rolls)[idx])
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_shards_of_the_chorales_as_midi_hold_what_read_midi_reads(tmp_path, cache_dir, bach, workers):
+    """The 350 chorales written as MIDI, prepared in this process (read_piece) and in the pool
+    (read_record's bytes): every piece, its tokens and its event count equal read_midi's."""
+    folder = tmp_path / "chorales"
+    folder.mkdir()
+    for i, score in enumerate(bach.pieces):
+        write_midi(score, folder / f"{i:03d}.mid")
+    index = prepare_shards(folder, workers=workers, shard_files=200)
+    corpus = open_corpus(folder)
+    assert index["pieces"] == len(corpus.ids) == 350 and index["skipped"] == []
+    expected = [read_midi(folder / i) for i in corpus.ids]
+    assert list(corpus.pieces) == expected
+    assert [p["events"] for p in corpus.meta] == [len(to_tokens(s)) for s in expected]
+    assert index["tokens"] == sum(len(to_tokens(s)) for s in expected)
