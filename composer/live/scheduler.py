@@ -69,6 +69,7 @@ class Player:
         self.clock_running = False
         self._next_watch = 0.0
         self.lookahead = getattr(port, "lookahead", 0.0)
+        self.tick = getattr(port, "tick", 0.0) if self.lookahead else 0.0
         self.restarts = False  # whether a new Start on the timeline raises Restart
         self.starts = 0  # the timeline's Start count when playback (re)started
 
@@ -137,7 +138,7 @@ class Player:
                 self.sleep(0.001)
                 continue
             wait = target - self.lookahead - now
-            if wait <= 0:
+            if wait <= self.tick:  # the port's clock moves a cycle at a time: waiting less is a spin
                 return target
             if self.lookahead:  # the port places the event itself: no need to spin
                 self.sleep(min(wait, MAX_SLEEP))

@@ -527,3 +527,17 @@ def test_following_a_clock_hands_each_event_over_with_its_time_and_never_spins()
     assert port.sent[:8] == [m for _, m in events]
     assert port.dues == pytest.approx([100.01 + beat * 0.5 for beat, _ in events])
     assert stats.sent == 8 and readings[0] < 100 * len(events)  # a spin reads the clock ~1,500 times
+
+
+def test_a_port_whose_clock_moves_a_cycle_at_a_time_is_not_polled_within_a_cycle():
+    """JACK's clock advances one process cycle (``tick``) at a time: an event due within a cycle is
+    handed over at once, never waited for in sleeps shorter than a cycle (a spin in disguise)."""
+    clock, port = FakeClock(), FramePort()
+    port.dues, port.tick = [], 0.001
+
+    def cycle_clock():
+        return int(clock.now() / port.tick) * port.tick
+
+    events = [(b / 4, (0x90, 60, 80)) for b in range(8)]
+    Player(port, clock=cycle_clock, sleep=clock.sleep).play(events, Timeline.fixed(130.0))  # off the grid
+    assert len(port.dues) == 8 and min(clock.sleeps) > port.tick
