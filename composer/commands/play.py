@@ -111,8 +111,11 @@ def live(model: str, checkpoint, seed: int, bars, channels, bpm, sync, **port) -
     """Compose endlessly and stream to a MIDI port; generation runs ahead in a background thread."""
     import importlib
 
+    from composer.commands.common import set_torch_threads
     from composer.live import play_live
 
+    if model != "lstm":  # the LSTM runs on NumPy; torch's default thread pool spin-waits on a busy CPU
+        set_torch_threads()
     module = importlib.import_module(f"composer.generation.{model}")
     stream = module.stream_bars(checkpoint=resolve_checkpoint(checkpoint, model), seed=seed)
     options = port_settings(**port, sync=sync)
