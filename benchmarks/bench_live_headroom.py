@@ -3,9 +3,9 @@
 Pulls bars from composer.generation.<model>.stream_bars with the shipped checkpoint two ways and
 reports music time over generation time (the first bar, which loads the model, is left out):
 
-- ``live``: as `composer live` runs it: the BarStream worker thread, SCHED_RR where the OS allows
-  (play_live's priority), one torch thread (the CLI's set_torch_threads); this is the headroom
-  `composer live` prints;
+- ``live``: as `composer live` runs it: the generator in its own process (composer.live.genproc:
+  SCHED_RR 1 where the OS allows, one torch thread), bars read by the BarStream worker; the time
+  per bar is the child's own, and this is the headroom `composer live` prints;
 - ``plain``: the same generator called in this process's main thread at normal priority, as a
   script calling stream_bars would, with CPU time per bar beside the wall time.
 
@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from composer.commands.common import set_torch_threads  # noqa: E402
+from composer.live.genproc import ChildBars  # noqa: E402
 from composer.live.stream import BarStream  # noqa: E402
 
 LIVE_PRIORITY = 5  # composer.live.session.play_live's BarStream priority
@@ -50,16 +51,13 @@ def measure_plain(model: str, bars: int, bpm: float | None) -> dict:
 
 
 def measure_live(model: str, bars: int, bpm: float | None) -> dict:
-    stream = BarStream(
-        importlib.import_module(f"composer.generation.{model}").stream_bars(seed=0),
-        n_bars=bars + 1,
-        bpm=bpm,
-        priority=LIVE_PRIORITY,
-    ).start()
+    child = ChildBars(model, None, seed=0)
+    stream = BarStream(child, n_bars=bars + 1, bpm=bpm, priority=LIVE_PRIORITY).start()
     try:
         for _ in stream.events():  # the player's side, as fast as it can: the worker never waits
             pass
     finally:
+        child.close()
         stream.close()
     gen = stream.stats.bar_seconds
     return {
