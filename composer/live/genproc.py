@@ -95,6 +95,12 @@ def _as_child() -> None:
         pass
 
 
+def _send(line: str) -> None:
+    """One record to the parent: stdout is the pipe ChildBars reads, never a terminal."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def main(model: str, checkpoint: str, seed: int) -> None:
     import importlib
 
@@ -110,9 +116,9 @@ def main(model: str, checkpoint: str, seed: int) -> None:
         while True:
             t0 = time.perf_counter()
             bar = next(bars)
-            print(to_json(bar, time.perf_counter() - t0), flush=True)
+            _send(to_json(bar, time.perf_counter() - t0))
     except ComposerError as e:
-        print(json.dumps({"error": str(e)}), flush=True)
+        _send(json.dumps({"error": str(e)}))
         sys.exit(2)
     except BrokenPipeError:  # the parent is done
         sys.exit(0)
