@@ -51,7 +51,7 @@ def measure_plain(model: str, bars: int, bpm: float | None) -> dict:
 
 
 def measure_live(model: str, bars: int, bpm: float | None) -> dict:
-    child = ChildBars(model, None, seed=0)
+    child = ChildBars(model, None, seed=0, threads=1)  # as composer live
     stream = BarStream(child, n_bars=bars + 1, bpm=bpm, priority=LIVE_PRIORITY).start()
     try:
         for _ in stream.events():  # the player's side, as fast as it can: the worker never waits

@@ -109,13 +109,17 @@ def _parse_channels(text: str | None) -> list[int] | None:
 @port_options
 def live(model: str, checkpoint, seed: int, bars, channels, bpm, sync, **port) -> None:
     """Compose endlessly and stream to a MIDI port; generation runs ahead in a background process."""
+    import os
+
     from composer.live import play_live
     from composer.live.genproc import ChildBars
 
     options = port_settings(**port, sync=sync)
     channels = _parse_channels(channels)
-    # in a child process: a generator thread here would hold the lock JACK's process callback needs
-    stream = ChildBars(model, resolve_checkpoint(checkpoint, model), seed)
+    # in a child process: a generator thread here would hold the lock JACK's process callback needs;
+    # one torch thread (COMPOSER_THREADS to change it), as set_torch_threads gives the other commands
+    threads = int(os.environ.get("COMPOSER_THREADS", "1"))
+    stream = ChildBars(model, resolve_checkpoint(checkpoint, model), seed, threads=threads)
     run_playback(play_live, stream, options, bars, channels, bpm, on_wait=say, on_exit=_report_live)
 
 

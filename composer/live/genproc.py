@@ -52,12 +52,16 @@ def from_json(line: str) -> tuple[Score, float]:
 class ChildBars:
     """Iterator of one-bar Scores from ``stream_bars`` of ``model`` run in a child process.
 
-    ``seconds`` is the child's generation time for the bar returned last. ``close()`` stops it.
+    ``threads``: torch threads in the child (OMP_NUM_THREADS), None to inherit. ``seconds`` is the
+    child's generation time for the bar returned last. ``close()`` stops it.
     """
 
-    def __init__(self, model: str, checkpoint, seed: int):
+    def __init__(self, model: str, checkpoint, seed: int, threads: int | None = None):
         cmd = [sys.executable, "-m", "composer.live.genproc", model, str(checkpoint or ""), str(seed)]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+        env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads)}  # torch's pool
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env
+        )
         self.seconds: float | None = None
 
     def __iter__(self) -> ChildBars:
@@ -106,10 +110,6 @@ def main(model: str, checkpoint: str, seed: int) -> None:
 
     _as_child()
     try:
-        if model != "lstm":  # the LSTM runs on NumPy; torch's default thread pool spin-waits on a busy CPU
-            from composer.commands.common import set_torch_threads
-
-            set_torch_threads()
         bars = importlib.import_module(f"composer.generation.{model}").stream_bars(
             checkpoint=checkpoint or None, seed=seed
         )
