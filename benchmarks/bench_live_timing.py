@@ -178,13 +178,25 @@ def signal_run(path: Path, sig: signal.Signals) -> dict:
     }
 
 
-def start_server(flags: list[str]) -> subprocess.Popen:
+def late_clients(log: Path, start: int) -> dict[str, int]:
+    """Clients jackd reported late ("XRun: client = NAME was not finished") in ``log`` from byte
+    ``start`` on, by name (the receiver's random name as "receiver"): who missed a cycle."""
+    counts: dict[str, int] = {}
+    with open(log, "rb") as f:
+        f.seek(start)
+        for line in f.read().decode(errors="replace").splitlines():
+            if "was not finished" in line:
+                name = line.split("client = ")[1].split(" was")[0]
+                name = "receiver" if name.startswith("rx-") else name
+                counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def start_server(flags: list[str], log: Path) -> subprocess.Popen:
     name = f"composer-bench-{uuid.uuid4().hex[:6]}"
     os.environ.update(JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
     cmd = ["jackd", *flags, "-n", name, "-d", "dummy", "-r", "48000", "-p", "32"]
-    server = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    server = subprocess.Popen(cmd, stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 15
     while subprocess.run(["jack_lsp"], capture_output=True).returncode != 0:
         if time.monotonic() > deadline or server.poll() is not None:
@@ -205,29 +217,34 @@ def main() -> None:
     args = ap.parse_args()
     spin = "import time\nend = time.monotonic() + 7200\nwhile time.monotonic() < end: pass"
     load = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(args.load)]
-    server = start_server(SERVERS[args.server])
+    tmp = tempfile.TemporaryDirectory()
+    log = Path(tmp.name) / "jackd.log"
+    server = start_server(SERVERS[args.server], log)
     results = []
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "stream.mid"
-            mid = write_stream(path, args.minutes if args.mode == "play" else 0.5, 120.0)
-            want = expected(mid)
-            sigs = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
-            for k in range(args.runs):
-                if args.mode == "play":
-                    res = play_run(path, want)
-                elif args.mode == "live":
-                    models = args.models.split(",")
-                    res = live_run(models[k % len(models)], args.bars, seed=k)
-                else:
-                    res = signal_run(path, sigs[k % 4])
-                print(json.dumps(res), flush=True)
-                results.append(res)
+        path = Path(tmp.name) / "stream.mid"
+        mid = write_stream(path, args.minutes if args.mode == "play" else 0.5, 120.0)
+        want = expected(mid)
+        sigs = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT]
+        for k in range(args.runs):
+            start = log.stat().st_size
+            if args.mode == "play":
+                res = play_run(path, want)
+            elif args.mode == "live":
+                models = args.models.split(",")
+                res = live_run(models[k % len(models)], args.bars, seed=k)
+            else:
+                res = signal_run(path, sigs[k % 4])
+            res["late_cycles"] = late_clients(log, start)
+            res["loadavg"] = round(os.getloadavg()[0], 1)
+            print(json.dumps(res), flush=True)
+            results.append(res)
     finally:
         server.terminate()
         server.wait()
         for p in load:
             p.kill()
+        tmp.cleanup()
     summary = {
         "mode": args.mode,
         "server": " ".join(SERVERS[args.server]),

@@ -108,20 +108,26 @@ def _parse_channels(text: str | None) -> list[int] | None:
 @click.option("--sync", default=None, help="Follow the MIDI clock on this input port.")
 @port_options
 def live(model: str, checkpoint, seed: int, bars, channels, bpm, sync, **port) -> None:
-    """Compose endlessly and stream to a MIDI port; generation runs ahead in a background thread."""
-    import importlib
+    """Compose endlessly and stream to a MIDI port; generation runs ahead in a background process."""
+    import os
 
     from composer.live import play_live
+    from composer.live.genproc import ChildBars
 
-    module = importlib.import_module(f"composer.generation.{model}")
-    stream = module.stream_bars(checkpoint=resolve_checkpoint(checkpoint, model), seed=seed)
     options = port_settings(**port, sync=sync)
     channels = _parse_channels(channels)
+    # in a child process: a generator thread here would hold the lock JACK's process callback needs;
+    # one torch thread (COMPOSER_THREADS to change it), as set_torch_threads gives the other commands
+    threads = int(os.environ.get("COMPOSER_THREADS", "1"))
+    stream = ChildBars(model, resolve_checkpoint(checkpoint, model), seed, threads=threads)
     run_playback(play_live, stream, options, bars, channels, bpm, on_wait=say, on_exit=_report_live)
 
 
 def _report_live(gen, stats) -> None:
-    """Bars, messages and headroom of a `live` run, however it ended (``stats`` is None when stopped)."""
+    """Bars, messages and headroom of a `live` run, however it ended (``stats`` is None when stopped);
+    nothing when no bar was made (the model did not load: its error is the one line)."""
+    if not gen.bar_seconds:
+        return
     headroom = gen.headroom()
     sent = f"{stats.sent} messages" if stats is not None else "stopped"
     click.echo(

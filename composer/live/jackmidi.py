@@ -77,6 +77,7 @@ class JackOutput:
         self.lost: str | None = None  # why the port is gone, set from JACK's threads
         self.jack_client = self.client  # kept for the process callback while close() runs
         self.rate = self.client.samplerate
+        self.tick = self.client.blocksize / self.rate  # clock() advances this much per process cycle
         self.port = self.client.midi_outports.register("out")
         self.name = self.port.name
         self.client.set_process_callback(self._process)

@@ -3,7 +3,8 @@
 The clock and the sleep function are parameters, so the loop's logic is tested with a fake clock and
 no waiting. Each event is due at ``timeline.at(beat)`` (start + offset); the loop sleeps until shortly
 before that, then spins for sub-millisecond accuracy. A port with a ``lookahead`` (JACK) gets each
-event that much early with its due time and places it itself, so the loop only sleeps. Whatever ends
+event that much early with its due time and places it itself, so the loop only sleeps (following an
+external clock too, then with FOLLOW_LOOKAHEAD). Whatever ends
 playback (the last event, a signal, an exception, a vanished port), ``silence`` runs in ``finally``:
 events handed over but not yet out are taken back, then a note-off goes to every open note, then
 sustain off (CC64 0), all sound off (CC120) and all notes off (CC123) on each used channel.
@@ -22,6 +23,11 @@ from composer.live.ports import PortError
 
 SPIN = 0.0015  # seconds before the target when sleeping stops and spinning starts
 MAX_SLEEP = 0.02  # re-read the timeline at least this often (an external clock can move it)
+# How early a followed clock's events go to a port that places them itself (JACK): long enough that
+# the player only sleeps (a spinning player holds the GIL that JACK's process callback needs, and an
+# asynchronous server drops the MIDI of a callback that is late), short enough that a Stop takes back
+# all but the events due within it.
+FOLLOW_LOOKAHEAD = 0.002
 WATCH_EVERY = 0.25  # seconds between checks that the output port still exists
 
 
@@ -63,6 +69,7 @@ class Player:
         self.clock_running = False
         self._next_watch = 0.0
         self.lookahead = getattr(port, "lookahead", 0.0)
+        self.tick = getattr(port, "tick", 0.0) if self.lookahead else 0.0
         self.restarts = False  # whether a new Start on the timeline raises Restart
         self.starts = 0  # the timeline's Start count when playback (re)started
 
@@ -123,14 +130,15 @@ class Player:
                 raise Restart
             target = timeline.at(beat)
             if target is None:
-                if self.lookahead:  # events handed over early for a time that no longer holds
-                    self.take_back()
-                if +self.open and not getattr(timeline, "running", False):  # stopped, not just
-                    self.release_notes()  # short of pulses for a tempo
+                if not getattr(timeline, "running", False):  # stopped, not just short of pulses
+                    if self.lookahead:  # events handed over early for a time that no longer holds
+                        self.take_back()
+                    if +self.open:
+                        self.release_notes()
                 self.sleep(0.001)
                 continue
             wait = target - self.lookahead - now
-            if wait <= 0:
+            if wait <= self.tick:  # the port's clock moves a cycle at a time: waiting less is a spin
                 return target
             if self.lookahead:  # the port places the event itself: no need to spin
                 self.sleep(min(wait, MAX_SLEEP))
@@ -250,8 +258,8 @@ def play(
     if clock is None:  # the port's own clock where it has one (JACK's frames), else the system's
         clock = getattr(port, "clock", time.perf_counter)
     player = Player(port, clock=clock, sleep=sleep, record=record)
-    if follows:  # the clock may stop on any pulse: hand nothing over early
-        player.lookahead = 0.0
+    if follows:  # the clock may stop on any pulse: hand events over only just ahead
+        player.lookahead = min(player.lookahead, FOLLOW_LOOKAHEAD)
     player.restarts = again is not None and hasattr(timeline, "starts")
     player.starts = getattr(timeline, "starts", 0)
     try:

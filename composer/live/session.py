@@ -219,7 +219,9 @@ def play_live(
     """Generate bars in a background thread and play them as they come; returns both stats.
 
     Playback starts once the first bar exists (the model is loaded); ``quick_gil`` keeps the
-    generator thread from holding the GIL long when an event is due.
+    generator thread from holding the GIL long when an event is due. `composer live` passes
+    genproc.ChildBars, a generator in a process of its own, so sampling never holds this
+    process's GIL; ``bars`` is closed at the end when it is one.
     ``on_exit(stream_stats, play_stats)`` runs however playback ends (``play_stats`` None unless it
     ended normally) (a signal or an error included), so the
     caller can report headroom every time. A Start after Stop on ``--sync`` carries on: generated
@@ -237,6 +239,8 @@ def play_live(
             stats = play_events(stream.events(), timeline, options, on_wait=on_wait)
         return stats, stream.stats
     finally:
+        if hasattr(bars, "proc"):  # genproc.ChildBars: stop the child, which ends the worker's read
+            bars.close()
         stream.close()
         if on_exit is not None:
             on_exit(stream.stats, stats)

@@ -101,7 +101,8 @@ class BarStream:
             for _ in counter:
                 t0 = self.clock()
                 bar = next(self.bars, None)
-                self.stats.bar_seconds.append(self.clock() - t0)
+                own = getattr(self.bars, "seconds", None)  # a generator that times itself (genproc)
+                self.stats.bar_seconds.append(self.clock() - t0 if own is None else own)
                 if bar is None:
                     break
                 if not self._put(bar):

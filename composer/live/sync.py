@@ -2,8 +2,9 @@
 
 MIDI clock sends 24 pulses per quarter note. After Start (0xFA) the first pulse is beat 0; Stop
 (0xFC) pauses; Continue (0xFB) resumes where it stopped. Each Start counts in ``starts``, so a player
-can tell that a Start after Stop means "from the top". Messages arrive on rtmidi's thread, so
-state changes happen under a lock; times are whatever clock stamped the messages (perf_counter).
+can tell that a Start after Stop means "from the top". Messages arrive on a backend thread, so
+state changes happen under a lock; times are whatever clock stamped the messages: JACK's frames
+(jackmidi.JackInput, the clock JackOutput plays on) or rtmidi's perf_counter.
 """
 
 from __future__ import annotations

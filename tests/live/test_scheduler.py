@@ -476,3 +476,68 @@ def test_stopping_takes_back_early_events_and_ends_only_notes_that_went_out():
     player.silence()
     assert port.sent == [(0x90, 60, 80), (0x80, 60, 0), (0xB0, 64, 0), (0xB0, 120, 0), (0xB0, 123, 0)]
     assert player.stats.sent == 1 and port.held == []
+
+
+class FramePort(AheadPort):
+    """An AheadPort whose "process callback" writes each held event once the clock reaches its due time."""
+
+    def send_at(self, msg, due):
+        self.held.append((due, tuple(msg)))
+        self.dues.append(due)
+
+    def write_due(self, now):
+        while self.held and self.held[0][0] <= now:
+            self.sent.append(self.held.pop(0)[1])
+
+    def drain(self):
+        self.write_due(float("inf"))
+
+    def cancel(self):
+        taken, self.held = [m for _, m in self.held], []
+        return taken
+
+
+def test_following_a_clock_hands_each_event_over_with_its_time_and_never_spins():
+    """On a port that places events itself (JACK), a followed clock's events go over just ahead with
+    their extrapolated time; the player sleeps, never spins (a spinning thread holds the GIL the
+    port's process callback needs, and an asynchronous server drops a late callback's MIDI), and the
+    first note, handed over on the first pulse while there is no tempo yet, is not taken back."""
+    clock, port, follower = FakeClock(), FramePort(), ClockFollower()
+    port.dues, readings = [], [0]
+    pulse = 0.5 / 24  # 120 bpm
+    follower.on_message([0xFA], 100.0)
+    next_pulse = [100.01]
+
+    def now():
+        readings[0] += 1
+        return clock.now()
+
+    def sleep(seconds):
+        clock.sleep(seconds)
+        while next_pulse[0] <= clock.t:
+            follower.on_message([0xF8], next_pulse[0])
+            next_pulse[0] += pulse
+        port.write_due(clock.t)
+
+    notes = [(b / 4, (0x90, 60 + b, 80)) for b in range(4)] + [
+        (b / 4 + 0.2, (0x80, 60 + b, 0)) for b in range(4)
+    ]
+    events = sorted(notes, key=lambda e: e[0])
+    stats = play(events, port, follower, clock=now, sleep=sleep)
+    assert port.sent[:8] == [m for _, m in events]
+    assert port.dues == pytest.approx([100.01 + beat * 0.5 for beat, _ in events])
+    assert stats.sent == 8 and readings[0] < 100 * len(events)  # a spin reads the clock ~1,500 times
+
+
+def test_a_port_whose_clock_moves_a_cycle_at_a_time_is_not_polled_within_a_cycle():
+    """JACK's clock advances one process cycle (``tick``) at a time: an event due within a cycle is
+    handed over at once, never waited for in sleeps shorter than a cycle (a spin in disguise)."""
+    clock, port = FakeClock(), FramePort()
+    port.dues, port.tick = [], 0.001
+
+    def cycle_clock():
+        return int(clock.now() / port.tick) * port.tick
+
+    events = [(b / 4, (0x90, 60, 80)) for b in range(8)]
+    Player(port, clock=cycle_clock, sleep=clock.sleep).play(events, Timeline.fixed(130.0))  # off the grid
+    assert len(port.dues) == 8 and min(clock.sleeps) > port.tick
