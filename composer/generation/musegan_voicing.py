@@ -5,16 +5,18 @@ the model's ``TOP`` best rows for it. At each onset, the voices that strike a no
 (every combination of their candidates, scored at once with NumPy) the one that maximises the
 model's own scores minus penalties for a parallel fifth or octave with any other voice
 (``theory.is_parallel``, the definition the chorale figures count), for leaving the voice's
-SATB range, for crossing a neighbouring voice and for striking the same pitch again, plus a bonus for a complete major or minor triad
-on a downbeat (where the ``TOP_DOWNBEAT`` best rows are candidates). The model still writes the
-music: with every weight zero this is the plain argmax decoding.
+SATB range, for crossing a neighbouring voice and for striking the same pitch again, plus a bonus
+for a complete major or minor triad on a downbeat (where the ``TOP_DOWNBEAT`` best rows are
+candidates). The model still writes the music: with every weight zero this is the plain argmax
+decoding.
 
 A piece's ending (``end_on_chord``, then ``choose_pitches(..., ending=True)``) is the chorale's
 authentic cadence, the rule the LSTM's sampler also follows: on the last beat before the last bar
 every voice strikes the dominant (its seventh optional, the leading tone present, its root in the
 bass), and the last bar opens with the tonic triad held for half a bar (the tonic in the bass, the
-third present: major in a major piece; in a minor one, whichever third the model scores higher). In each chord every voice takes the chord tone the model scores best for it in
-its range, nearest its previous note, chosen together against parallels and crossings.
+third present: major in a major piece; in a minor one, whichever third the model scores higher).
+In each chord every voice takes the chord tone the model scores best for it in its range, nearest
+its previous note, chosen together against parallels and crossings.
 """
 
 from __future__ import annotations
@@ -32,14 +34,14 @@ TOP_DOWNBEAT = 5  # candidates per note struck on a downbeat, where a triad is s
 PARALLEL = 1.0  # penalty per parallel fifth or octave (scores are mean tanh values in [-1, 1])
 RANGE = 1.0  # penalty for a note outside its voice's range
 CROSSING = 0.5  # penalty per pair of neighbouring voices that cross
-MOTION = 0.1  # penalty per semitone a voice moves into the final chord (the nearest tone is best)
+MOTION = 0.1  # penalty per semitone a voice moves into a cadence chord (the nearest tone is best)
 REPEAT = 0.3  # penalty per voice striking again the pitch it just held (the rhythm decoding cut there)
 TRIAD = 1.0  # bonus for a complete major or minor triad on a downbeat
 # the cadence's chords as (pitch classes above the tonic, the bass's first, the one that must sound)
 TONIC = (((0, 4, 7), 4), ((0, 3, 7), 3))  # the tonic triad, major or minor, with its third
 DOMINANT = (((7, 11, 2, 5), 11),)  # the dominant (seventh optional) with its leading tone
-# every major and minor triad as a 12-bit pitch-class mask, with its root
-_TRIADS = {sum(1 << ((r + i) % 12) for i in t): r for r in range(12) for t in TRIADS}
+# every major and minor triad as a 12-bit pitch-class mask
+_TRIADS = frozenset(sum(1 << ((r + i) % 12) for i in t) for r in range(12) for t in TRIADS)
 
 
 def end_on_chord(codec: RollCodec, segments: list[list[Segment]], roll: np.ndarray) -> list[list[Segment]]:
@@ -99,7 +101,7 @@ def choose_pitches(codec: RollCodec, segments: list[list[Segment]], ending: bool
         cur = np.tile(sounding[:, t], (len(pitches), 1))  # (K, voices)
         cur[:, voices] = pitches
         repeats = (pitches == prev[voices]).sum(axis=1)  # (K,)
-        gain = scores + TRIAD * (downbeat & _is_triad(cur)) - REPEAT * repeats
+        gain = scores - REPEAT * repeats + (TRIAD * _is_triad(cur) if downbeat else 0.0)
         best = int(np.argmax(gain - _penalty(prev, cur)))
         for (v, seg), pitch in zip(striking, pitches[best]):
             sounding[v, seg.start : seg.end] = pitch

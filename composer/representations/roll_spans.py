@@ -4,9 +4,10 @@ Two decodings, both used by ``RollCodec.to_segments``. The grid decoding (``grid
 a voice where it starts to sound, where the onset channel fires or where the best pitch changes, on
 cells of a few steps, with rules against blips and holes. The rhythm decoding (``rhythm_spans``)
 chooses the most likely split of each sounding run into notes, a semi-Markov (Viterbi) search over
-every step: a note's score is the model's hold evidence for its best pitch, plus its onset evidence
-where it starts, plus the log-probability of its duration at its place in the bar under the
-corpus's own rhythm (``fit_rhythm``, saved in the codec). The model still places the notes; the
+every step and pitch: a note's score is the model's hold evidence for its pitch over its steps,
+plus its onset evidence where it starts, plus the log-probability of its duration at its place in
+the bar under the corpus's own rhythm (``fit_rhythm``, saved in the codec), less ``RESTRIKE`` when
+it strikes the pitch of the note before it again. The model still places the notes; the
 corpus's rhythm decides between splits the model scores alike, so that sixteenths, eighths and
 quarters come out in the proportions of the music it learnt from.
 """
