@@ -25,12 +25,13 @@ RESTRIKE = 3.0  # cost of a note that strikes again the pitch of the note before
 
 def fit_rhythm(pieces: list[Score], steps_per_bar: int) -> tuple[tuple[float, ...], ...]:
     """P(duration | first step within the bar) of every note of ``pieces`` (one row per step of the
-    bar, one column per duration 1..steps_per_bar steps; longer notes count as a bar), add-one
+    bar, one column per duration 1..steps_per_bar steps; longer notes count as a bar, a zero-length
+    one as a step), add-one
     smoothed, rounded for JSON."""
     counts = np.ones((steps_per_bar, steps_per_bar))
     for score in pieces:
         for n in (n for t in score.tracks for n in t.notes):
-            counts[n.start % steps_per_bar, min(n.duration, steps_per_bar) - 1] += 1
+            counts[n.start % steps_per_bar, min(max(n.duration, 1), steps_per_bar) - 1] += 1
     table = counts / counts.sum(axis=1, keepdims=True)
     return tuple(tuple(round(float(p), 6) for p in row) for row in table)
 
