@@ -16,8 +16,8 @@ import mido
 import numpy as np
 import pytest
 
-from composer.live.jackmidi import JackOutput
 from composer.midi_io import read_midi_ticks
+from tests.live.clock_sender import ClockSender
 from tests.live.live_receiver import open_notes
 
 BPM = 240.0
@@ -235,47 +235,14 @@ def test_clock_out_is_24_per_quarter_at_tempo(receiver, tmp_path):
     assert np.percentile(err, 99) <= 1 / 48000 and err.max() <= 0.003  # server itself skipped
 
 
-class ClockSender:
-    """A virtual JACK port sending MIDI clock at exact frames: ``pulses(n)`` queues n more pulses."""
-
-    def __init__(self, bpm):
-        self.out = JackOutput(f"clk-{uuid.uuid4().hex[:6]}", None)
-        self.name, self.step = self.out.name, 60.0 / bpm / 24
-        self.next = None
-
-    def send(self, msg):
-        """``msg`` where the next pulse would go (20 ms from now after a pause)."""
-        if self.next is None or self.next < self.out.clock() + 0.01:
-            self.next = self.out.clock() + 0.02
-        self.out.send_at(msg, self.next)
-
-    def pulse(self):
-        """One pulse at the next pulse time, handed over no more than 30 ms ahead."""
-        if self.next < self.out.clock() + 0.001:  # the test paused: carry on from now
-            self.next = self.out.clock() + 0.005
-        while self.out.clock() < self.next - 0.03:
-            time.sleep(0.002)
-        self.out.send_at((0xF8,), self.next)
-        self.next += self.step
-
-    def pulse_until(self, done, limit=24 * 16):
-        for _ in range(limit):
-            if done():
-                return True
-            self.pulse()
-        return done()
-
-    def close(self):
-        self.out.close()
-
-
 def note_ons(got):
     return [(t, m) for t, m in got if m[0] & 0xF0 == 0x90 and m[2] > 0]
 
 
 def test_sync_follows_stop_continue_and_restarts_from_the_top(receiver, tmp_path):
     """Start, Stop (notes end), Continue (carries on), Stop, Start (from the top) at 180 bpm: each
-    step waits on what the receiver read, not on wall-clock margins."""
+    step waits on what the receiver read, not on wall-clock margins. The clock comes from a JACK
+    client in its own process (clock_sender.py), which no test thread can make late."""
     mid = write_piece(tmp_path / "piece.mid", beats=4, bpm=100.0, tracks=1)
     piece = [m for _, m in expected(mid) if m[0] & 0xF0 == 0x90]  # 16 sixteenths
     clock = ClockSender(bpm=180.0)
@@ -286,8 +253,8 @@ def test_sync_follows_stop_continue_and_restarts_from_the_top(receiver, tmp_path
     try:
         assert proc.stderr.readline() == f"composer: waiting for MIDI Start on {clock.name}\n"
         assert receiver.messages() == []  # nothing before Start
-        assert clock.out.connections() == 1  # composer listens to the clock port
-        assert clock.out.wait_cycles(4)  # and the connection is in the graph the server runs
+        assert clock.connections() == 1  # composer listens to the clock port
+        assert clock.wait_cycles(4)  # and the connection is in the graph the server runs
 
         def ons():
             return [m for _, m in note_ons(receiver.messages())]
@@ -295,11 +262,9 @@ def test_sync_follows_stop_continue_and_restarts_from_the_top(receiver, tmp_path
         def stop_and_settle():
             """Stop, then a beat of pulses, which a stopped follower ignores: no note may start."""
             clock.send((0xFC,))
-            for _ in range(12):
-                clock.pulse()
+            clock.pulse(12)
             n = len(ons())
-            for _ in range(24):
-                clock.pulse()
+            clock.pulse(24)
             assert receiver.wait_for(lambda m: open_notes([x for _, x in m]) == {}, timeout=5)
             assert len(ons()) == n
             return n
