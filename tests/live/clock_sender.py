@@ -15,12 +15,13 @@ test thread that runs late delays the next pulse but never moves one already que
     cycles N      -> "cycles 1|0"      whether the server ran N more process cycles within 2 s
 """
 
-import os
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+
+from tests.live.live_receiver import set_realtime, stop_child
 
 AHEAD = 0.03  # seconds: a pulse is handed to the port no earlier than this before its frame
 ROOT = Path(__file__).resolve().parents[2]  # the child imports composer and tests from here
@@ -69,20 +70,7 @@ class ClockSender:
         return bool(self._ask(f"cycles {n}"))
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()  # the child exits when its stdin closes
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def _realtime(priority):
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
-    except (AttributeError, OSError):
-        pass
+        stop_child(self.proc)
 
 
 def main(bpm):
@@ -90,7 +78,7 @@ def main(bpm):
 
     out = JackOutput(f"clk-{uuid.uuid4().hex[:6]}", None)
     step, next_ = 60.0 / bpm / 24, None
-    _realtime(20)  # the pacing thread: wakes on time beside the CPU-bound load
+    set_realtime(20)  # the pacing thread: wakes on time beside the CPU-bound load
     print("ready", out.name, flush=True)
     for line in sys.stdin:
         cmd, *args = line.split()

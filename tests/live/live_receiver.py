@@ -61,13 +61,7 @@ class Receiver:
         return predicate(self.messages())
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()  # the child exits when its stdin closes
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_child(self.proc)
 
 
 class _Connector:
@@ -94,7 +88,20 @@ def open_notes(msgs):
     return {k: v for k, v in open_.items() if v}
 
 
-def _realtime(priority):
+def stop_child(proc):
+    """End a child that serves a line protocol on its stdin: close the stdin (it exits when it sees
+    the end), and kill it if it has not exited 5 s later."""
+    if proc.poll() is None:
+        proc.stdin.close()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def set_realtime(priority):
+    """This thread at SCHED_FIFO ``priority`` where the OS allows it; unchanged elsewhere."""
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
     except (AttributeError, OSError):
@@ -112,7 +119,7 @@ def main(name):
     def process(frames):
         if first[0]:
             first[0] = False
-            _realtime(60)
+            set_realtime(60)
         f0 = client.last_frame_time
         events = [(f0 + offset, bytes(data).hex(" ")) for offset, data in port.incoming_midi_events()]
         if events:
@@ -121,7 +128,7 @@ def main(name):
 
     client.set_process_callback(process)
     client.activate()
-    _realtime(20)
+    set_realtime(20)
     print("ready", port.name, flush=True)
     stop = threading.Event()
     threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
